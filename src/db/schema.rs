@@ -1,0 +1,59 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        actor_id -> Nullable<Uuid>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        details -> Jsonb,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Uuid,
+        idempotency_key -> Text,
+        kind -> Text,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Nullable<Text>,
+        headers -> Jsonb,
+        attachments -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_expires_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    members (id) {
+        id -> Uuid,
+        email -> Citext,
+        password_hash -> Text,
+        full_name -> Text,
+        status -> Text,
+        role -> Text,
+        graduation_year -> Nullable<Int4>,
+        university -> Nullable<Text>,
+        country -> Nullable<Text>,
+        time_zone -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        email_verified_at -> Nullable<Timestamptz>,
+        approved_at -> Nullable<Timestamptz>,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(audit_log -> members (actor_id));
+
+diesel::allow_tables_to_appear_in_same_query!(audit_log, email_outbox, members,);

@@ -1,0 +1,14 @@
+//! Karvan: a membership service for alumni associations.
+//!
+//! The binary in `main.rs` is a thin CLI over this library; the tests start
+//! the same [`app::Application`] that `karvan serve` runs.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod home;
+pub mod metrics;
+pub mod pages;
+pub mod telemetry;

@@ -1,0 +1,260 @@
+//! The `karvan` binary as a volunteer runs it: `serve` on the embedded
+//! default database with no DATABASE_URL, a second `serve` refused, `migrate`
+//! beside a running server, a clean stop, and one clear line on bad settings.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::helpers::make_temp_dir;
+
+const KARVAN: &str = env!("CARGO_BIN_EXE_karvan");
+
+/// `karvan <args>` with a clean environment: only what a volunteer would set.
+fn karvan(data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(KARVAN);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KARVAN_DATA_DIR", data_dir)
+        .env("KARVAN_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .current_dir(data_dir)
+        .stdin(Stdio::null());
+    command
+}
+
+/// A running `karvan serve`; stopped with SIGTERM when dropped, so a failing
+/// test leaves no server (nor its PostgreSQL) behind.
+struct Served {
+    child: Child,
+    address: String,
+    data_dir: PathBuf,
+}
+
+impl Served {
+    fn start(mut command: Command, data_dir: &Path) -> Served {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("karvan starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("karvan listening on http://").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_string());
+                }
+            }
+        });
+        let address = match rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                let output = child.wait_with_output().unwrap();
+                panic!(
+                    "karvan serve did not start: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        };
+        Served {
+            child,
+            address: format!("http://{address}"),
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    fn status(&self, path: &str) -> u16 {
+        http_status(&format!("{}{path}", self.address))
+    }
+
+    /// Sends `signal` and waits for the process to exit; its exit status.
+    fn stop_with(&mut self, signal: Signal) -> std::process::ExitStatus {
+        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("karvan did not stop within a minute of {signal}");
+    }
+
+    fn postgres_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.data_dir.join("var/postgres/postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.stop_with(Signal::SIGTERM);
+        }
+    }
+}
+
+/// The status of a GET (0 when nothing answers), from these synchronous tests.
+fn http_status(url: &str) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async { reqwest::get(url).await.map(|r| r.status().as_u16()).unwrap_or(0) })
+}
+
+fn process_alive(pid: i32) -> bool {
+    // A zombie (exited, not yet reaped by whoever inherited it) is not alive.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// PostgreSQL removes its pid file just before its last process exits.
+fn gone_soon(pid: i32) -> bool {
+    (0..50).any(|_| {
+        let gone = !process_alive(pid);
+        if !gone {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        gone
+    })
+}
+
+fn serve_and_stop_on_the_embedded_default(as_user: Option<(u32, u32)>) {
+    let data_dir = make_temp_dir("karvan-serve-");
+    if let Some((uid, gid)) = as_user {
+        nix::unistd::chown(&data_dir, Some(uid.into()), Some(gid.into())).unwrap();
+    }
+    let command = |args: &[&str]| {
+        let mut command = karvan(&data_dir, args);
+        command.env("KARVAN_DATA_DIR", data_dir.join("var"));
+        if let Some((uid, gid)) = as_user {
+            command.uid(uid).gid(gid);
+        }
+        command
+    };
+
+    let mut served = Served::start(command(&["serve"]), &data_dir);
+    for path in ["/healthz", "/readyz", "/metrics", "/"] {
+        assert_eq!(served.status(path), 200, "{path}");
+    }
+    let postgres = served.postgres_pid().expect("the embedded cluster runs");
+    assert!(process_alive(postgres));
+
+    // A second server on the same folder is refused, and the first is unharmed.
+    let second = command(&["serve"]).output().unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("already running"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert_eq!(served.status("/readyz"), 200);
+
+    // A command uses the running server's database and leaves it running.
+    let migrate = command(&["migrate"]).output().unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("up to date"));
+    assert_eq!(served.status("/readyz"), 200);
+
+    let status = served.stop_with(Signal::SIGTERM);
+    assert!(status.success(), "{status}");
+    assert!(gone_soon(postgres), "PostgreSQL stopped with karvan");
+    assert!(!data_dir.join("var/postgres/postmaster.pid").exists());
+
+    // Started again on the existing data: the same cluster, stopped by Ctrl-C.
+    let mut again = Served::start(command(&["serve"]), &data_dir);
+    assert_eq!(again.status("/readyz"), 200);
+    let postgres = again.postgres_pid().unwrap();
+    let status = again.stop_with(Signal::SIGINT);
+    assert!(status.success(), "{status}");
+    assert!(gone_soon(postgres));
+
+    // With no server running, a command starts the cluster and stops it again.
+    let migrate = command(&["migrate"]).output().unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(!data_dir.join("var/postgres/postmaster.pid").exists());
+
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[test]
+fn serve_runs_on_the_embedded_database_and_stops_it_cleanly() {
+    serve_and_stop_on_the_embedded_default(None);
+}
+
+/// Run as root (CI is), the cluster runs as `postgres`; this runs karvan as
+/// an ordinary user too, where the cluster runs as that user.
+#[test]
+fn serve_runs_on_the_embedded_database_as_an_ordinary_user() {
+    if !nix::unistd::geteuid().is_root() {
+        // Not root: the test above already runs as an ordinary user.
+        return serve_and_stop_on_the_embedded_default(None);
+    }
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("a nobody user");
+    serve_and_stop_on_the_embedded_default(Some((nobody.uid.as_raw(), nobody.gid.as_raw())));
+}
+
+#[test]
+fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
+    let data_dir = make_temp_dir("karvan-config-");
+    for (variable, value) in [
+        ("KARVAN_BIND", "not-an-address"),
+        ("KARVAN_TIME_ZONE", "Asia/Lahore-ish"),
+        ("DATABASE_URL", "mysql://root@localhost/karvan"),
+    ] {
+        let output = karvan(&data_dir, &["serve"]).env(variable, value).output().unwrap();
+        assert!(!output.status.success(), "{variable}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(variable), "{stderr}");
+    }
+    // No database was started for a setting that was wrong.
+    assert!(!data_dir.join("var/postgres").exists());
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[test]
+fn migrate_applies_the_migrations_to_an_empty_database_url() {
+    let server = crate::helpers::test_server();
+    let name = format!("karvan_migrate_{}", uuid::Uuid::new_v4().simple());
+    {
+        use diesel::RunQueryDsl;
+        let mut admin = server.admin_connection();
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .unwrap();
+    }
+    let data_dir = make_temp_dir("karvan-migrate-");
+    let run = || {
+        karvan(&data_dir, &["migrate"])
+            .env("DATABASE_URL", server.url(&name))
+            .env("KARVAN_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
+            .output()
+            .unwrap()
+    };
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .count();
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains(&format!("Applied {migrations} migration(s)")),
+        "{stdout}"
+    );
+    let second = run();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("up to date"));
+    crate::helpers::drop_test_database(&name);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
