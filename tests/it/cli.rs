@@ -135,7 +135,7 @@ fn gone_soon(pid: i32) -> bool {
 fn serve_and_stop_on_the_embedded_default(as_user: Option<(u32, u32)>) {
     let data_dir = make_temp_dir("karvan-serve-");
     if let Some((uid, gid)) = as_user {
-        nix::unistd::chown(&data_dir, Some(uid.into()), Some(gid.into())).unwrap();
+        nix::unistd::chown(&*data_dir, Some(uid.into()), Some(gid.into())).unwrap();
     }
     let command = |args: &[&str]| {
         let mut command = karvan(&data_dir, args);
@@ -184,8 +184,6 @@ fn serve_and_stop_on_the_embedded_default(as_user: Option<(u32, u32)>) {
     let migrate = command(&["migrate"]).output().unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     assert!(!data_dir.join("var/postgres/postmaster.pid").exists());
-
-    let _ = std::fs::remove_dir_all(&data_dir);
 }
 
 #[test]
@@ -221,7 +219,6 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
     }
     // No database was started for a setting that was wrong.
     assert!(!data_dir.join("var/postgres").exists());
-    let _ = std::fs::remove_dir_all(&data_dir);
 }
 
 #[test]
@@ -256,5 +253,4 @@ fn migrate_applies_the_migrations_to_an_empty_database_url() {
     let second = run();
     assert!(String::from_utf8_lossy(&second.stdout).contains("up to date"));
     crate::helpers::drop_test_database(&name);
-    let _ = std::fs::remove_dir_all(&data_dir);
 }

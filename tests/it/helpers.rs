@@ -169,9 +169,12 @@ impl ThrowawayCluster {
 
     /// Made, not started.
     pub fn init() -> Self {
-        let dir = make_temp_dir("karvan-pg-");
-        let cluster = Cluster::new(dir.join("postgres")).expect("PostgreSQL binaries are installed");
+        let folder = make_temp_dir("karvan-pg-");
+        let cluster = Cluster::new(folder.join("postgres")).expect("PostgreSQL binaries are installed");
         cluster.init().expect("initdb succeeds");
+        // From here on, this value's drop (or its watchdog) removes the folder.
+        let dir = folder.0.clone();
+        std::mem::forget(folder);
         Self { cluster, dir }
     }
 
@@ -222,11 +225,27 @@ impl Drop for ThrowawayCluster {
 }
 
 /// A temporary folder the `postgres` system user can reach when tests run
-/// as root (the embedded cluster then runs as that user).
-pub fn make_temp_dir(prefix: &str) -> PathBuf {
+/// as root (the embedded cluster then runs as that user). Removed on drop,
+/// also when the test panics.
+pub fn make_temp_dir(prefix: &str) -> TempFolder {
     let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+    TempFolder(dir)
+}
+
+pub struct TempFolder(PathBuf);
+
+impl std::ops::Deref for TempFolder {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
