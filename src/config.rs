@@ -97,40 +97,21 @@ impl Settings {
 
         let database = match get("DATABASE_URL") {
             None => DatabaseSettings::Embedded,
-            Some(url) => {
-                let parsed = Url::parse(&url).map_err(|e| {
-                    ConfigError::new(
-                        "DATABASE_URL",
-                        format!("not a URL ({e}); expected postgres://user:password@host:port/database"),
-                    )
-                })?;
-                if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-                    return Err(ConfigError::new(
-                        "DATABASE_URL",
-                        format!("scheme '{}' is not postgres:// or postgresql://", parsed.scheme()),
-                    ));
-                }
-                DatabaseSettings::Url(SecretString::from(url))
-            }
+            Some(url) => DatabaseSettings::Url(secret_url(
+                "DATABASE_URL",
+                url,
+                &["postgres", "postgresql"],
+                "postgres://user:password@host:port/database",
+            )?),
         };
-
         let smtp_url = match get("SMTP_URL") {
             None => None,
-            Some(url) => {
-                let parsed = Url::parse(&url).map_err(|e| {
-                    ConfigError::new(
-                        "SMTP_URL",
-                        format!("not a URL ({e}); expected e.g. smtp://127.0.0.1:2525 or smtps://user:pass@host"),
-                    )
-                })?;
-                if !matches!(parsed.scheme(), "smtp" | "smtps") {
-                    return Err(ConfigError::new(
-                        "SMTP_URL",
-                        format!("scheme '{}' is not smtp:// or smtps://", parsed.scheme()),
-                    ));
-                }
-                Some(SecretString::from(url))
-            }
+            Some(url) => Some(secret_url(
+                "SMTP_URL",
+                url,
+                &["smtp", "smtps"],
+                "smtp://127.0.0.1:2525 or smtps://user:pass@host",
+            )?),
         };
 
         let bind_text = get("KARVAN_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
@@ -272,6 +253,29 @@ impl Settings {
             DatabaseSettings::Url(url) => Some(url.expose_secret()),
         }
     }
+}
+
+/// A URL that may hold a password: checked, then wrapped. The error never
+/// repeats the value.
+fn secret_url(
+    variable: &'static str,
+    url: String,
+    schemes: &[&str],
+    example: &str,
+) -> Result<SecretString, ConfigError> {
+    let parsed = Url::parse(&url)
+        .map_err(|e| ConfigError::new(variable, format!("not a URL ({e}); expected e.g. {example}")))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(ConfigError::new(
+            variable,
+            format!(
+                "scheme '{}' is not one of {}; expected e.g. {example}",
+                parsed.scheme(),
+                schemes.join(", ")
+            ),
+        ));
+    }
+    Ok(SecretString::from(url))
 }
 
 fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
