@@ -9,11 +9,15 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
+use tokio::sync::watch;
 use tracing_actix_web::{RequestId, TracingLogger};
 use url::Url;
 
 use crate::config::Settings;
 use crate::db::{self, embedded::Role, Database, DbPool};
+use crate::email::sender::Sender;
+use crate::email::transport::Transport;
+use crate::email::MailContext;
 use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::pages::SiteInfo;
@@ -28,6 +32,9 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     database: Database,
+    mail_context: MailContext,
+    stop_sender: watch::Sender<bool>,
+    sender_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -59,13 +66,29 @@ impl Application {
         let site = web::Data::new(SiteInfo {
             association_name: settings.association_name.clone(),
         });
+        let mail_context = MailContext {
+            association_name: settings.association_name.clone(),
+            public_url: public_url.clone(),
+        };
+        let mail_context_data = web::Data::new(mail_context.clone());
         let pool_data = web::Data::new(pool.clone());
+
+        let sender = Sender::new(
+            pool.clone(),
+            Transport::from_settings(&settings)?,
+            settings.mail.clone(),
+            settings.mail_from.clone(),
+            metrics.mail.clone(),
+        );
+        let (stop_sender, stopped) = watch::channel(false);
+        let sender_task = tokio::spawn(sender.run(stopped));
 
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(pool_data.clone())
                 .app_data(metrics.clone())
                 .app_data(site.clone())
+                .app_data(mail_context_data.clone())
                 .configure(extractor_errors)
                 .configure(routes)
                 .default_service(web::to(not_found))
@@ -88,6 +111,9 @@ impl Application {
             server,
             pool,
             database,
+            mail_context,
+            stop_sender,
+            sender_task,
         })
     }
 
@@ -108,16 +134,25 @@ impl Application {
         &self.pool
     }
 
+    /// What mail templates need, with the bound address already known.
+    pub fn mail_context(&self) -> &MailContext {
+        &self.mail_context
+    }
+
     /// Stops the server from elsewhere (tests; signals are handled already).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
     /// Serves until SIGINT/SIGTERM (or the handle) stops the server, lets the
-    /// requests in flight finish, then stops the embedded database if this
-    /// process started it.
+    /// requests in flight finish, lets the mail sender finish its batch, then
+    /// stops the embedded database if this process started it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        let _ = self.stop_sender.send(true);
+        if let Err(e) = self.sender_task.await {
+            tracing::error!(error = %e, "the mail sender ended abnormally");
+        }
         let database = self.database;
         // Stopping PostgreSQL waits on pg_ctl: keep it off the async workers.
         let _ = web::block(move || drop(database)).await;

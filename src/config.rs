@@ -62,6 +62,29 @@ pub struct Settings {
     pub db_pool_timeout: Duration,
     /// HTTP worker threads; `None`: one per core.
     pub workers: Option<usize>,
+    pub mail: MailSettings,
+}
+
+/// How the mail sender works; the defaults suit a small association's server.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Each SMTP operation (connect, a command's answer) gives up after this.
+    pub smtp_timeout: Duration,
+    /// Messages sent at once, and pooled SMTP connections.
+    pub concurrency: usize,
+    /// Attempts before a message is marked failed; with the backoff below,
+    /// about a day of retries.
+    pub max_attempts: i32,
+    /// The first retry's delay; it doubles each attempt, up to four hours.
+    pub retry_base: Duration,
+    /// How long a claimed message is the sender's before another may take it.
+    pub lease: Duration,
+    /// How often an idle sender looks for due mail.
+    pub poll_interval: Duration,
+    /// Messages claimed per batch.
+    pub batch_size: i64,
+    /// Offered beside the https link in `List-Unsubscribe`, when set.
+    pub unsubscribe_mailto: Option<String>,
 }
 
 /// The digest cron expression, kept with the text it came from.
@@ -201,6 +224,37 @@ impl Settings {
             Some(_) => Some(parse_number(&get, "KARVAN_WORKERS", 1, 1, 1024)? as usize),
         };
 
+        let mail = MailSettings {
+            smtp_timeout: Duration::from_millis(parse_number(&get, "KARVAN_SMTP_TIMEOUT_MS", 30_000, 100, 600_000)?),
+            concurrency: parse_number(&get, "KARVAN_SMTP_CONCURRENCY", 4, 1, 256)? as usize,
+            max_attempts: parse_number(&get, "KARVAN_MAIL_MAX_ATTEMPTS", 14, 1, 100)? as i32,
+            retry_base: Duration::from_millis(parse_number(&get, "KARVAN_MAIL_RETRY_BASE_MS", 60_000, 10, 3_600_000)?),
+            lease: Duration::from_millis(parse_number(&get, "KARVAN_MAIL_LEASE_MS", 300_000, 100, 86_400_000)?),
+            poll_interval: Duration::from_millis(parse_number(&get, "KARVAN_MAIL_POLL_MS", 1000, 10, 600_000)?),
+            batch_size: parse_number(&get, "KARVAN_MAIL_BATCH", 100, 1, 10_000)? as i64,
+            unsubscribe_mailto: match get("KARVAN_UNSUBSCRIBE_MAILTO") {
+                None => None,
+                Some(address) => Some(
+                    address
+                        .trim()
+                        .parse::<lettre::Address>()
+                        .map_err(|e| {
+                            ConfigError::new(
+                                "KARVAN_UNSUBSCRIBE_MAILTO",
+                                format!("'{address}' is not a mail address: {e}"),
+                            )
+                        })?
+                        .to_string(),
+                ),
+            },
+        };
+        if mail.lease <= mail.smtp_timeout * 8 {
+            return Err(ConfigError::new(
+                "KARVAN_MAIL_LEASE_MS",
+                "must be longer than eight SMTP timeouts (a whole send), or a slow send could be taken over and sent twice",
+            ));
+        }
+
         Ok(Settings {
             data_dir,
             database,
@@ -216,6 +270,7 @@ impl Settings {
             db_pool_size,
             db_pool_timeout,
             workers,
+            mail,
         })
     }
 

@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use diesel::RunQueryDsl;
 
 use crate::db::{self, DbPool};
+use crate::email::outbox;
 use crate::error::AppError;
 use crate::metrics::Metrics;
 
@@ -26,6 +27,11 @@ pub async fn readyz(pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
 }
 
 pub async fn metrics(metrics: web::Data<Metrics>, pool: web::Data<DbPool>) -> HttpResponse {
+    // The scrape still answers while the database is away: the queue gauges
+    // then keep their last values, and readyz tells the rest.
+    if let Ok(stats) = db::run(&pool, outbox::stats).await {
+        metrics.set_mail_queue(&stats);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render(&pool))

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod health;
 pub mod home;

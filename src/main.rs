@@ -20,6 +20,30 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// The mail queue.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Messages by status, and the age of the oldest one waiting.
+    Status,
+    /// Send every failed message again, with a fresh set of attempts.
+    RetryFailed,
+    /// Send everything due now, then exit.
+    Drain,
+    /// Queue a test message, to check the mail settings.
+    SendTest {
+        /// Who gets it.
+        #[arg(long)]
+        to: String,
+        /// How many copies (for load tests).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -32,6 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
+        Command::Outbox { command } => outbox_command(&settings, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,4 +92,105 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
         println!("Applied {} migration(s): {}", applied.len(), applied.join(", "));
     }
     Ok(())
+}
+
+/// The database for a command, migrated: commands may run before any `serve`.
+fn open_migrated(settings: &Settings) -> anyhow::Result<(Database, diesel::PgConnection)> {
+    let database = Database::open(settings, Role::Command)?;
+    let mut conn = db::connect(&database.url)?;
+    db::migrate(&mut conn)?;
+    Ok((database, conn))
+}
+
+fn outbox_command(settings: &Settings, command: OutboxCommand) -> anyhow::Result<()> {
+    use karvan::email::{outbox, templates::SmtpTest, Email, MailContext};
+
+    let (database, mut conn) = open_migrated(settings)?;
+    match command {
+        OutboxCommand::Status => {
+            let stats = outbox::stats(&mut conn)?;
+            println!("pending  {}", stats.pending);
+            println!("sending  {}", stats.sending);
+            println!("sent     {}", stats.sent);
+            println!("failed   {}", stats.failed);
+            if stats.pending > 0 {
+                println!("oldest pending message: {:.0} s old", stats.oldest_pending_age_seconds);
+            }
+        }
+        OutboxCommand::RetryFailed => {
+            let count = outbox::retry_all_failed(&mut conn)?;
+            println!("{count} failed message(s) will be sent again.");
+        }
+        OutboxCommand::SendTest { to, count } => {
+            to.parse::<lettre::message::Mailbox>()
+                .map_err(|e| anyhow::anyhow!("--to: '{to}' is not a mail address: {e}"))?;
+            let mail = MailContext {
+                association_name: settings.association_name.clone(),
+                public_url: settings.public_url_for(settings.bind),
+            };
+            let requested_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let batch = uuid::Uuid::new_v4();
+            diesel::Connection::transaction(&mut conn, |conn| {
+                for copy in 0..count {
+                    let email = Email::render(
+                        &SmtpTest {
+                            requested_at: requested_at.clone(),
+                        },
+                        &mail,
+                        to.as_str(),
+                        format!("smtp_test:{batch}:{copy}"),
+                    )?;
+                    outbox::queue(conn, &email).map_err(|e| anyhow::anyhow!("{e}"))?;
+                }
+                anyhow::Ok(())
+            })?;
+            println!("Queued {count} test message(s) to {to}; a running `karvan serve` sends them, or run `karvan outbox drain`.");
+        }
+        OutboxCommand::Drain => {
+            drop(conn);
+            drain(settings, &database)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends everything due with the same sender `serve` runs, with a progress bar.
+fn drain(settings: &Settings, database: &Database) -> anyhow::Result<()> {
+    use karvan::email::{outbox, sender::Sender, transport::Transport};
+
+    let pool = db::build_pool(&database.url, 2, settings.db_pool_timeout);
+    let metrics = karvan::metrics::Metrics::new();
+    let settings = settings.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let due = db::run(&pool, outbox::due_count)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let sender = Sender::new(
+            pool,
+            Transport::from_settings(&settings)?,
+            settings.mail.clone(),
+            settings.mail_from.clone(),
+            metrics.mail.clone(),
+        );
+        let bar = indicatif::ProgressBar::new(due.max(0) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let started = std::time::Instant::now();
+        let total = sender
+            .drain(|batch| bar.inc(batch.claimed as u64))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        bar.finish_and_clear();
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "Sent {} message(s) in {seconds:.2} s ({:.0}/s); {} will be retried later, {} failed.",
+            total.sent,
+            total.sent as f64 / seconds.max(0.001),
+            total.retrying,
+            total.failed
+        );
+        anyhow::Ok(())
+    })
 }

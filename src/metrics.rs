@@ -9,10 +9,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::db::DbPool;
+use crate::email::outbox::QueueStats;
+use crate::email::sender::MailMetrics;
 
 pub struct Metrics {
     registry: Registry,
@@ -20,6 +22,9 @@ pub struct Metrics {
     http_duration: HistogramVec,
     pool_connections: IntGaugeVec,
     pool_max_size: IntGauge,
+    mail_queue: IntGaugeVec,
+    mail_oldest_pending: Gauge,
+    pub mail: MailMetrics,
 }
 
 impl Metrics {
@@ -51,20 +56,36 @@ impl Metrics {
         .expect("valid metric");
         let pool_max_size =
             IntGauge::new("db_pool_max_size", "Most connections the database pool opens").expect("valid metric");
+        let mail_queue = IntGaugeVec::new(
+            Opts::new("mail_queue_messages", "Messages in the outbox, by status"),
+            &["status"],
+        )
+        .expect("valid metric");
+        let mail_oldest_pending = Gauge::new(
+            "mail_oldest_pending_age_seconds",
+            "How long the oldest message not yet sent has waited",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(pool_connections.clone()),
             Box::new(pool_max_size.clone()),
+            Box::new(mail_queue.clone()),
+            Box::new(mail_oldest_pending.clone()),
         ] {
             registry.register(collector).expect("each metric registered once");
         }
+        let mail = MailMetrics::register(&registry);
         Self {
             registry,
             http_requests,
             http_duration,
             pool_connections,
             pool_max_size,
+            mail_queue,
+            mail_oldest_pending,
+            mail,
         }
     }
 
@@ -78,6 +99,19 @@ impl Metrics {
             .with_label_values(&[method, route, &status.to_string()])
             .inc();
         self.http_duration.with_label_values(&[method, route]).observe(seconds);
+    }
+
+    /// The outbox as of now; left as last seen when the database is away.
+    pub fn set_mail_queue(&self, stats: &QueueStats) {
+        for (status, count) in [
+            ("pending", stats.pending),
+            ("sending", stats.sending),
+            ("sent", stats.sent),
+            ("failed", stats.failed),
+        ] {
+            self.mail_queue.with_label_values(&[status]).set(count);
+        }
+        self.mail_oldest_pending.set(stats.oldest_pending_age_seconds);
     }
 
     /// The Prometheus text exposition, with the pool's state as of now.

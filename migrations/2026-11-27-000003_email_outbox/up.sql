@@ -16,7 +16,9 @@ CREATE TABLE email_outbox (
     status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
     attempts integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    -- While 'sending': when another worker may take the row over.
+    -- While 'sending': the batch that holds the row, and when another worker
+    -- may take it over (the holder crashed mid-send).
+    claim_token uuid,
     lease_expires_at timestamptz,
     last_error text,
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -26,6 +26,7 @@ diesel::table! {
         status -> Text,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,
+        claim_token -> Nullable<Uuid>,
         lease_expires_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,

@@ -1,0 +1,253 @@
+//! The sender: claims due outbox rows in batches, sends them concurrently,
+//! and records each outcome. No database transaction is open while mail is
+//! on the wire; the lease on a claimed row is what keeps other senders off it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use lettre::message::Mailbox;
+use prometheus::{IntCounter, Registry};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::config::MailSettings;
+use crate::db::{self, DbPool};
+use crate::email::outbox::{self, OutboxMessage};
+use crate::email::transport::{build_message, SendError, Transport};
+use crate::error::AppError;
+
+/// Counters of what the sender did, on the application's registry.
+#[derive(Clone)]
+pub struct MailMetrics {
+    pub sent: IntCounter,
+    pub failed: IntCounter,
+    pub retried: IntCounter,
+}
+
+impl MailMetrics {
+    pub fn register(registry: &Registry) -> Self {
+        let counter = |name: &str, help: &str| {
+            let counter = IntCounter::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(counter.clone()))
+                .expect("each metric registered once");
+            counter
+        };
+        Self {
+            sent: counter("mail_sent_total", "Messages delivered"),
+            failed: counter("mail_failed_total", "Messages given up on after their last attempt"),
+            retried: counter("mail_retried_total", "Failed attempts that will be retried"),
+        }
+    }
+}
+
+/// The outcome of one batch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+pub struct Sender {
+    pool: DbPool,
+    transport: Arc<Transport>,
+    settings: MailSettings,
+    from: Mailbox,
+    metrics: MailMetrics,
+}
+
+impl Sender {
+    pub fn new(
+        pool: DbPool,
+        transport: Transport,
+        settings: MailSettings,
+        from: Mailbox,
+        metrics: MailMetrics,
+    ) -> Self {
+        Self {
+            pool,
+            transport: Arc::new(transport),
+            settings,
+            from,
+            metrics,
+        }
+    }
+
+    /// Sends until `shutdown` turns true; then finishes the batch in hand
+    /// (every send is bounded by timeouts) and returns.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(
+            transport = match self.transport.mail_dir() {
+                Some(_) => "files",
+                None => "smtp",
+            },
+            "mail sender started"
+        );
+        while !*shutdown.borrow() {
+            match self.send_batch().await {
+                // A full batch: more may be due at once.
+                Ok(outcome) if outcome.claimed as i64 >= self.settings.batch_size => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "mail sender could not reach the database; will retry"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!("mail sender stopped");
+    }
+
+    /// Sends everything due now, batch after batch; `progress` hears each.
+    pub async fn drain(&self, mut progress: impl FnMut(&BatchOutcome)) -> Result<BatchOutcome, AppError> {
+        let mut total = BatchOutcome::default();
+        loop {
+            let outcome = self.send_batch().await?;
+            if outcome.claimed == 0 {
+                return Ok(total);
+            }
+            total.claimed += outcome.claimed;
+            total.sent += outcome.sent;
+            total.retrying += outcome.retrying;
+            total.failed += outcome.failed;
+            progress(&outcome);
+        }
+    }
+
+    /// Claims one batch, sends it, records what happened.
+    pub async fn send_batch(&self) -> Result<BatchOutcome, AppError> {
+        let token = Uuid::new_v4();
+        let (limit, lease, max_attempts) = (
+            self.settings.batch_size,
+            self.settings.lease,
+            self.settings.max_attempts,
+        );
+        let rows = db::run(&self.pool, move |conn| {
+            outbox::claim_due(conn, token, limit, lease, max_attempts)
+        })
+        .await?;
+        if rows.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+
+        let domain = self.from.email.domain().to_string();
+        let results: Vec<(OutboxMessage, Result<(), SendError>)> = futures_util::stream::iter(rows)
+            .map(|row| {
+                let transport = self.transport.clone();
+                let message = build_message(&row, &self.from, &domain);
+                async move {
+                    let result = match message {
+                        Ok(message) => transport.send(&row, message).await,
+                        Err(e) => Err(e),
+                    };
+                    (row, result)
+                }
+            })
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
+
+        let mut outcome = BatchOutcome {
+            claimed: results.len(),
+            ..Default::default()
+        };
+        let mut sent = Vec::new();
+        let mut failures = Vec::new();
+        for (row, result) in results {
+            match result {
+                Ok(()) => sent.push(row.id),
+                Err(error) => {
+                    let retry_at = (!error.unsendable && row.attempts < self.settings.max_attempts)
+                        .then(|| Utc::now() + retry_delay(row.attempts, self.settings.retry_base));
+                    match retry_at {
+                        Some(_) => {
+                            outcome.retrying += 1;
+                            tracing::warn!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; will retry");
+                        }
+                        None => {
+                            outcome.failed += 1;
+                            tracing::error!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; giving up");
+                        }
+                    }
+                    failures.push((row.id, error.message, retry_at));
+                }
+            }
+        }
+        outcome.sent = sent.len();
+        self.record(token, sent, failures).await?;
+        self.metrics.sent.inc_by(outcome.sent as u64);
+        self.metrics.retried.inc_by(outcome.retrying as u64);
+        self.metrics.failed.inc_by(outcome.failed as u64);
+        Ok(outcome)
+    }
+
+    /// Writes the batch's outcomes, trying again for a while if the database
+    /// is briefly away: until they are written, the messages would be sent
+    /// again once their lease runs out.
+    async fn record(
+        &self,
+        token: Uuid,
+        sent: Vec<Uuid>,
+        failures: Vec<(Uuid, String, Option<chrono::DateTime<Utc>>)>,
+    ) -> Result<(), AppError> {
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1.. {
+            let (sent, failures) = (sent.clone(), failures.clone());
+            let result = db::run(&self.pool, move |conn| {
+                conn.build_transaction().run(|conn| {
+                    outbox::mark_sent(conn, token, &sent)?;
+                    for (id, error, retry_at) in &failures {
+                        outbox::mark_attempt_failed(conn, token, *id, error, *retry_at)?;
+                    }
+                    diesel::QueryResult::Ok(())
+                })
+            })
+            .await;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 8 => {
+                    tracing::warn!(error = %e, attempt, "could not record sent mail; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+}
+
+/// Exponential backoff with ±25% jitter, so messages that failed together
+/// do not all come back at the same moment: base, 2×base, 4×base ... at most
+/// four hours.
+pub fn retry_delay(attempts: i32, base: Duration) -> chrono::Duration {
+    let exponent = attempts.saturating_sub(1).clamp(0, 20) as u32;
+    let delay = base
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(Duration::from_secs(4 * 3600));
+    let jitter = rand::random_range(0.75..1.25);
+    chrono::Duration::from_std(delay.mul_f64(jitter)).unwrap_or(chrono::Duration::hours(4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_and_cover_about_a_day() {
+        let base = Duration::from_secs(60);
+        let first = retry_delay(1, base).num_seconds();
+        assert!((45..=75).contains(&first), "{first}");
+        let fifth = retry_delay(5, base).num_seconds();
+        assert!((720..=1200).contains(&fifth), "{fifth}");
+        let late = retry_delay(40, base).num_seconds();
+        assert!(late <= 5 * 3600, "capped: {late}");
+        // The default 14 attempts spread over roughly a day.
+        let total: i64 = (1..14).map(|a| retry_delay(a, base).num_seconds()).sum();
+        assert!((14 * 3600..=34 * 3600).contains(&total), "{total}");
+    }
+}

@@ -1,0 +1,159 @@
+//! How a message leaves: SMTP through lettre's connection pool when
+//! `SMTP_URL` is set, else `.eml` files in `$KARVAN_DATA_DIR/mail`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
+use crate::email::outbox::OutboxMessage;
+
+/// Why one message was not delivered.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub message: String,
+    /// The message itself is unsendable (a bad address, a bad header):
+    /// retrying cannot help. SMTP refusals are retried, 5xx included, so a
+    /// server misconfigured for an hour does not lose a day's mail.
+    pub unsendable: bool,
+}
+
+impl SendError {
+    fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unsendable: false,
+        }
+    }
+
+    fn unsendable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unsendable: true,
+        }
+    }
+}
+
+pub enum Transport {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// A bound on a whole send, beyond lettre's per-operation timeout.
+        send_timeout: Duration,
+    },
+    Files(PathBuf),
+}
+
+impl Transport {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let Some(url) = &settings.smtp_url else {
+            return Ok(Transport::Files(settings.data_dir.join("mail")));
+        };
+        let timeout = settings.mail.smtp_timeout;
+        let pool = PoolConfig::new()
+            .max_size(settings.mail.concurrency as u32)
+            .min_idle(0)
+            // Below any server's idle timeout; lettre also tests a pooled
+            // connection (NOOP) before reuse and drops it if the server closed it.
+            .idle_timeout(Duration::from_secs(20));
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+            .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?
+            .timeout(Some(timeout))
+            .pool_config(pool)
+            .build();
+        Ok(Transport::Smtp {
+            transport,
+            // Connect, greeting, EHLO, (STARTTLS, AUTH,) MAIL, RCPT, DATA, QUIT.
+            send_timeout: timeout * 8,
+        })
+    }
+
+    /// Where `.eml` files go, when that is the transport.
+    pub fn mail_dir(&self) -> Option<&PathBuf> {
+        match self {
+            Transport::Files(dir) => Some(dir),
+            Transport::Smtp { .. } => None,
+        }
+    }
+
+    pub async fn send(&self, row: &OutboxMessage, message: Message) -> Result<(), SendError> {
+        match self {
+            Transport::Smtp {
+                transport,
+                send_timeout,
+            } => match tokio::time::timeout(*send_timeout, transport.send(message)).await {
+                Ok(Ok(_response)) => Ok(()),
+                Ok(Err(e)) => Err(SendError::retryable(format!("SMTP: {e}"))),
+                Err(_) => Err(SendError::retryable(format!(
+                    "SMTP: no answer within {} s",
+                    send_timeout.as_secs()
+                ))),
+            },
+            Transport::Files(dir) => {
+                let path = dir.join(format!("{}-{}.eml", row.created_at.format("%Y%m%dT%H%M%S"), row.id));
+                let dir = dir.clone();
+                let bytes = message.formatted();
+                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    std::fs::create_dir_all(&dir)?;
+                    // Written whole, then renamed: a reader never sees half a message.
+                    let partial = path.with_extension("eml.partial");
+                    std::fs::write(&partial, bytes)?;
+                    std::fs::rename(&partial, &path)
+                })
+                .await
+                .map_err(|e| SendError::retryable(format!("writing mail file: {e}")))?
+                .map_err(|e| SendError::retryable(format!("writing mail file: {e}")))
+            }
+        }
+    }
+}
+
+/// The MIME message for a row. Its Message-ID is the row's id, so a copy
+/// sent twice after a crash is recognisable as the same message.
+pub fn build_message(row: &OutboxMessage, from: &Mailbox, message_id_domain: &str) -> Result<Message, SendError> {
+    let to: Mailbox = row
+        .to_address
+        .parse()
+        .map_err(|e| SendError::unsendable(format!("invalid recipient '{}': {e}", row.to_address)))?;
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(row.subject.clone())
+        .date_now()
+        .message_id(Some(format!("<{}@{}>", row.id, message_id_domain)));
+    for (name, value) in row.header_pairs() {
+        let name = HeaderName::new_from_ascii(name.clone())
+            .map_err(|_| SendError::unsendable(format!("invalid header name '{name}'")))?;
+        builder = builder.raw_header(HeaderValue::new(name, value));
+    }
+
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(row.text_body.clone());
+    let body = match &row.html_body {
+        Some(html) => MultiPart::alternative()
+            .singlepart(text)
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
+        None => MultiPart::mixed().singlepart(text),
+    };
+    let attachments = row.attachment_list();
+    let message = if attachments.is_empty() {
+        builder.multipart(body)
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for attachment in attachments {
+            let content_type = ContentType::parse(&attachment.content_type)
+                .map_err(|_| SendError::unsendable(format!("invalid attachment type '{}'", attachment.content_type)))?;
+            mixed = mixed.singlepart(
+                lettre::message::Attachment::new(attachment.filename).body(attachment.content, content_type),
+            );
+        }
+        builder.multipart(mixed)
+    };
+    message.map_err(|e| SendError::unsendable(format!("could not build the message: {e}")))
+}
