@@ -254,3 +254,69 @@ fn migrate_applies_the_migrations_to_an_empty_database_url() {
     assert!(String::from_utf8_lossy(&second.stdout).contains("up to date"));
     crate::helpers::drop_test_database(&name);
 }
+
+#[tokio::test]
+async fn outbox_commands_queue_report_and_drain_the_queue() {
+    let smtp = crate::mail_server::TestSmtp::start();
+    let (name, url) = crate::helpers::create_test_database();
+    let data_dir = make_temp_dir("karvan-outbox-");
+    let run = |args: &[&str]| {
+        let output = karvan(&data_dir, args)
+            .env("DATABASE_URL", &url)
+            .env("KARVAN_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
+            .env("SMTP_URL", smtp.url())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, stdout, stderr) = run(&[
+        "outbox",
+        "send-test",
+        "--to",
+        "Board <board@alumni.test>",
+        "--count",
+        "3",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Queued 3 test message(s)"), "{stdout}");
+    let (_, stdout, _) = run(&["outbox", "status"]);
+    assert!(stdout.contains("pending  3"), "{stdout}");
+
+    let (ok, stdout, stderr) = run(&["outbox", "drain"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Sent 3 message(s)"), "{stdout}");
+    assert_eq!(smtp.received().len(), 3);
+    let (_, stdout, _) = run(&["outbox", "status"]);
+    assert!(
+        stdout.contains("sent     3") && stdout.contains("pending  0"),
+        "{stdout}"
+    );
+
+    // Failed mail is sent again on request.
+    smtp.refuse_all(550);
+    run(&["outbox", "send-test", "--to", "board@alumni.test"]);
+    let (_, stdout, _) = run(&["outbox", "drain"]);
+    assert!(stdout.contains("1 will be retried later"), "{stdout}");
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE email_outbox SET status = 'failed' WHERE status = 'pending'"),
+        &mut <diesel::PgConnection as diesel::Connection>::establish(&url).unwrap(),
+    )
+    .unwrap();
+    smtp.accept_all();
+    let (_, stdout, _) = run(&["outbox", "retry-failed"]);
+    assert!(stdout.contains("1 failed message(s) will be sent again"), "{stdout}");
+    let (_, stdout, _) = run(&["outbox", "drain"]);
+    assert!(stdout.contains("Sent 1 message(s)"), "{stdout}");
+    assert_eq!(smtp.received().len(), 4);
+
+    let (ok, _, stderr) = run(&["outbox", "send-test", "--to", "not an address"]);
+    assert!(!ok);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--to"), "{stderr}");
+    crate::helpers::drop_test_database(&name);
+}

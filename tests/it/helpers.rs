@@ -333,6 +333,11 @@ impl TestApp {
             .expect("the request is answered")
     }
 
+    /// The app's `KARVAN_DATA_DIR` (mail files ...).
+    pub fn data_dir(&self) -> &Path {
+        self._data_dir.path()
+    }
+
     /// A direct connection to the test's database, for asserting on rows.
     pub fn conn(&self) -> PgConnection {
         db::connect(&SecretString::from(self.db_url.clone())).unwrap()

@@ -3,7 +3,9 @@
 
 mod cli;
 mod database;
+mod email;
 mod helpers;
+mod mail_server;
 mod pages_and_errors;
 mod schema;
 mod service;

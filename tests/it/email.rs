@@ -1,0 +1,375 @@
+//! The outbox end to end: queued in a transaction, delivered by the sender
+//! to a real SMTP server, retried through refusals and network failures,
+//! exactly once across senders and crashes.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use karvan::email::outbox::{self, OutboxMessage};
+use karvan::email::templates::SmtpTest;
+use karvan::email::{Attachment, Email, MailContext};
+
+use crate::helpers::{spawn_app_on, spawn_app_with, TestApp};
+use crate::mail_server::{RelayMode, TcpRelay, TestSmtp};
+
+/// Settings that make the sender quick enough to test: short polls,
+/// timeouts and backoff.
+fn fast_mail(vars: &mut std::collections::HashMap<String, String>, smtp_url: Option<&str>) {
+    for (name, value) in [
+        ("KARVAN_MAIL_POLL_MS", "50"),
+        ("KARVAN_MAIL_RETRY_BASE_MS", "100"),
+        ("KARVAN_SMTP_TIMEOUT_MS", "400"),
+        ("KARVAN_MAIL_LEASE_MS", "4000"),
+        ("KARVAN_MAIL_FROM", "Alumni Board <board@alumni.test>"),
+    ] {
+        vars.insert(name.into(), value.into());
+    }
+    if let Some(url) = smtp_url {
+        vars.insert("SMTP_URL".into(), url.into());
+    }
+}
+
+async fn mail_app(smtp_url: &str) -> TestApp {
+    spawn_app_with(|vars| fast_mail(vars, Some(smtp_url))).await
+}
+
+fn plain_email(to: &str, key: &str) -> Email {
+    Email {
+        to: to.into(),
+        subject: format!("Message {key}"),
+        text_body: format!("Body of {key}"),
+        html_body: Some(format!("<p>Body of {key}</p>")),
+        headers: Vec::new(),
+        attachments: Vec::new(),
+        kind: "test".into(),
+        idempotency_key: key.into(),
+    }
+}
+
+fn queue(app: &TestApp, email: &Email) -> Option<uuid::Uuid> {
+    outbox::queue(&mut app.conn(), email).expect("queued")
+}
+
+fn row(app: &TestApp, key: &str) -> OutboxMessage {
+    use karvan::db::schema::email_outbox::dsl::*;
+    email_outbox
+        .filter(idempotency_key.eq(key))
+        .select(OutboxMessage::as_select())
+        .get_result(&mut app.conn())
+        .expect("the row exists")
+}
+
+async fn wait_for_status(app: &TestApp, key: &str, status: &str) -> OutboxMessage {
+    for _ in 0..400 {
+        let current = row(app, key);
+        if current.status == status {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{key} never became {status}: {:?}", row(app, key));
+}
+
+#[tokio::test]
+async fn a_queued_template_mail_arrives_with_its_parts_headers_and_attachment() {
+    let smtp = TestSmtp::start();
+    let app = mail_app(&smtp.url()).await;
+    let mail = MailContext {
+        association_name: "Pakistan–Azerbaijan Exchange Alumni".into(),
+        public_url: url::Url::parse("https://alumni.example.org/").unwrap(),
+    };
+    let email = Email::render(
+        &SmtpTest {
+            requested_at: "2026-11-27T10:00:00Z".into(),
+        },
+        &mail,
+        "Aysel Məmmədova <aysel@example.org>",
+        "template-test",
+    )
+    .unwrap()
+    .with_attachment(Attachment {
+        filename: "reunion.ics".into(),
+        content_type: "text/calendar; charset=utf-8".into(),
+        content: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".to_vec(),
+    });
+    let id = queue(&app, &email).expect("a new row");
+
+    let received = smtp.wait_for(1).await;
+    let message = &received[0];
+    assert_eq!(message.to, vec!["aysel@example.org".to_string()]);
+    assert_eq!(
+        message.header("Subject").unwrap(),
+        "Test message from Pakistan–Azerbaijan Exchange Alumni"
+    );
+    assert_eq!(message.header("From").unwrap(), r#""Alumni Board" <board@alumni.test>"#);
+    assert_eq!(message.header("To").unwrap(), "Aysel Məmmədova <aysel@example.org>");
+    assert_eq!(message.header("Message-ID").unwrap(), format!("<{id}@alumni.test>"));
+    assert!(message.header("List-Unsubscribe").is_none(), "transactional mail");
+
+    let parsed = message.parsed();
+    assert_eq!(parsed.ctype.mimetype, "multipart/mixed");
+    let alternative = &parsed.subparts[0];
+    assert_eq!(alternative.ctype.mimetype, "multipart/alternative");
+    let text = alternative.subparts[0].get_body().unwrap();
+    let html = alternative.subparts[1].get_body().unwrap();
+    assert_eq!(alternative.subparts[0].ctype.mimetype, "text/plain");
+    assert_eq!(alternative.subparts[1].ctype.mimetype, "text/html");
+    assert!(text.contains("2026-11-27T10:00:00Z") && text.contains("https://alumni.example.org/"));
+    assert!(
+        html.contains(r#"href="https://alumni.example.org/""#),
+        "links use the public URL: {html}"
+    );
+    let attachment = &parsed.subparts[1];
+    assert_eq!(attachment.ctype.mimetype, "text/calendar");
+    assert_eq!(
+        attachment.get_body_raw().unwrap(),
+        b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    );
+    assert!(attachment
+        .get_content_disposition()
+        .params
+        .get("filename")
+        .is_some_and(|f| f == "reunion.ics"));
+
+    let sent = wait_for_status(&app, "template-test", "sent").await;
+    assert_eq!(sent.attempts, 1);
+    assert!(sent.sent_at.is_some() && sent.last_error.is_none() && sent.claim_token.is_none());
+}
+
+#[tokio::test]
+async fn the_same_key_queued_twice_is_delivered_once_and_a_rollback_queues_nothing() {
+    let smtp = TestSmtp::start();
+    let app = mail_app(&smtp.url()).await;
+    assert!(queue(&app, &plain_email("omar@example.org", "welcome:omar")).is_some());
+    assert!(queue(&app, &plain_email("omar@example.org", "welcome:omar")).is_none());
+
+    // Mail queued in a transaction that fails is never sent.
+    let mut conn = app.conn();
+    let result: Result<(), diesel::result::Error> = conn.transaction(|conn| {
+        outbox::queue(conn, &plain_email("farid@example.org", "rolled-back")).unwrap();
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert!(result.is_err());
+
+    queue(&app, &plain_email("leyla@example.org", "after"));
+    let received = smtp.wait_for(2).await;
+    wait_for_status(&app, "after", "sent").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received_now = smtp.received();
+    assert_eq!(received_now.len(), 2, "{received:?}");
+    let to: Vec<_> = received_now.iter().map(|m| m.to[0].clone()).collect();
+    assert_eq!(to.iter().filter(|t| *t == "omar@example.org").count(), 1);
+    assert!(!to.contains(&"farid@example.org".to_string()));
+}
+
+#[tokio::test]
+async fn temporary_refusals_are_retried_until_delivered() {
+    let smtp = TestSmtp::start();
+    smtp.refuse_next(2, 451);
+    let app = mail_app(&smtp.url()).await;
+    queue(&app, &plain_email("sana@example.org", "refused-twice"));
+    let sent = wait_for_status(&app, "refused-twice", "sent").await;
+    assert_eq!(sent.attempts, 3);
+    assert_eq!(smtp.refused(), 2);
+    assert_eq!(smtp.received().len(), 1);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("karvan_mail_retried_total 2"), "{metrics}");
+    assert!(metrics.contains("karvan_mail_sent_total 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn dropped_and_unanswered_connections_are_retried_until_delivered() {
+    let smtp = TestSmtp::start();
+    let relay = TcpRelay::start(smtp.port, RelayMode::Drop);
+    let app = mail_app(&relay.url()).await;
+    queue(&app, &plain_email("kamran@example.org", "network"));
+
+    // The server drops the connection: retried.
+    wait_until(|| row(&app, "network").attempts >= 2).await;
+    assert_eq!(row(&app, "network").status, "pending");
+    assert!(row(&app, "network").last_error.is_some());
+    // The server accepts but never answers: the timeout ends the attempt.
+    relay.set_mode(RelayMode::Silent);
+    let before = row(&app, "network").attempts;
+    wait_until(|| row(&app, "network").attempts >= before + 2).await;
+    assert!(smtp.received().is_empty());
+    // The server recovers: delivered, once.
+    relay.set_mode(RelayMode::Forward);
+    wait_for_status(&app, "network", "sent").await;
+    assert_eq!(smtp.wait_for(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn mail_to_a_stopped_server_is_delivered_once_it_starts() {
+    // A port with nothing listening: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = mail_app(&format!("smtp://127.0.0.1:{port}")).await;
+    queue(&app, &plain_email("zainab@example.org", "server-down"));
+    wait_until(|| row(&app, "server-down").attempts >= 2).await;
+    assert_eq!(row(&app, "server-down").status, "pending");
+
+    let smtp = TestSmtp::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    wait_for_status(&app, "server-down", "sent").await;
+    assert_eq!(smtp.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_fails_after_the_last_attempt_and_an_admin_can_retry() {
+    let smtp = TestSmtp::start();
+    smtp.refuse_all(550);
+    let app = spawn_app_with(|vars| {
+        fast_mail(vars, Some(&smtp.url()));
+        vars.insert("KARVAN_MAIL_MAX_ATTEMPTS".into(), "3".into());
+    })
+    .await;
+    queue(&app, &plain_email("nobody@example.org", "bounces"));
+    let failed = wait_for_status(&app, "bounces", "failed").await;
+    assert_eq!(failed.attempts, 3);
+    assert!(
+        failed.last_error.as_deref().unwrap_or_default().contains("550"),
+        "{failed:?}"
+    );
+    assert_eq!(smtp.refused(), 3);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("karvan_mail_failed_total 1"), "{metrics}");
+    assert!(
+        metrics.contains(r#"karvan_mail_queue_messages{status="failed"} 1"#),
+        "{metrics}"
+    );
+
+    // The admin fixes the cause and retries: delivered.
+    smtp.accept_all();
+    let (listed, total) = outbox::list(&mut app.conn(), Some("failed"), 1, 20).unwrap();
+    assert_eq!((listed.len(), total), (1, 1));
+    assert!(outbox::retry(&mut app.conn(), failed.id).unwrap());
+    assert!(
+        !outbox::retry(&mut app.conn(), failed.id).unwrap(),
+        "only a failed row is retried"
+    );
+    let sent = wait_for_status(&app, "bounces", "sent").await;
+    assert_eq!(sent.attempts, 1, "a retry starts a fresh set of attempts");
+    assert_eq!(smtp.received().len(), 1);
+}
+
+#[tokio::test]
+async fn two_senders_on_one_queue_deliver_every_message_exactly_once() {
+    let smtp = TestSmtp::start();
+    let first = mail_app(&smtp.url()).await;
+    let second = spawn_app_on(&first.db_url, |vars| fast_mail(vars, Some(&smtp.url()))).await;
+    let mut conn = first.conn();
+    conn.transaction(|conn| {
+        for n in 0..300 {
+            outbox::queue(
+                conn,
+                &plain_email(&format!("member{n}@example.org"), &format!("bulk:{n}")),
+            )
+            .unwrap();
+        }
+        diesel::QueryResult::Ok(())
+    })
+    .unwrap();
+    let received = smtp.wait_for(300).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received_now = smtp.received();
+    assert_eq!(received_now.len(), 300, "{}", received.len());
+    let mut recipients: Vec<_> = received_now.iter().map(|m| m.to[0].clone()).collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 300, "no message twice");
+    let stats = outbox::stats(&mut conn).unwrap();
+    assert_eq!((stats.sent, stats.pending, stats.sending), (300, 0, 0));
+    drop(second);
+}
+
+#[tokio::test]
+async fn a_message_claimed_by_a_crashed_sender_is_delivered_after_its_lease_expires() {
+    let smtp = TestSmtp::start();
+    // A sender that claims and then dies: the row stays `sending` with its lease.
+    let (name, url) = crate::helpers::create_test_database();
+    let mut conn = PgConnection::establish(&url).unwrap();
+    outbox::queue(&mut conn, &plain_email("nigar@example.org", "orphaned")).unwrap();
+    let claimed = outbox::claim_due(&mut conn, uuid::Uuid::new_v4(), 10, Duration::from_secs(3), 14).unwrap();
+    assert_eq!(claimed.len(), 1);
+
+    let app = spawn_app_on(&url, |vars| fast_mail(vars, Some(&smtp.url()))).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(smtp.received().is_empty(), "not taken over while the lease holds");
+    assert_eq!(row(&app, "orphaned").status, "sending");
+    wait_for_status(&app, "orphaned", "sent").await;
+    assert_eq!(smtp.received().len(), 1);
+    assert_eq!(row(&app, "orphaned").attempts, 2);
+    drop(app);
+    crate::helpers::drop_test_database(&name);
+}
+
+#[tokio::test]
+async fn a_pooled_connection_closed_by_the_server_is_replaced_not_reused() {
+    let smtp = TestSmtp::start();
+    let relay = TcpRelay::start(smtp.port, RelayMode::Forward);
+    let app = mail_app(&relay.url()).await;
+    queue(&app, &plain_email("tariq@example.org", "first"));
+    wait_for_status(&app, "first", "sent").await;
+    // The server closes the idle pooled connection, as its idle timeout would.
+    relay.cut_all();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    queue(&app, &plain_email("tariq@example.org", "second"));
+    let second = wait_for_status(&app, "second", "sent").await;
+    assert_eq!(second.attempts, 1, "sent on a new connection the first time");
+    assert_eq!(smtp.received().len(), 2);
+}
+
+#[tokio::test]
+async fn without_smtp_url_mail_becomes_eml_files_a_mail_client_opens() {
+    let app = spawn_app_with(|vars| fast_mail(vars, None)).await;
+    let id = queue(&app, &plain_email("rashid@example.org", "to-a-file")).unwrap();
+    wait_for_status(&app, "to-a-file", "sent").await;
+    let mail_dir = app.data_dir().join("mail");
+    let files: Vec<_> = std::fs::read_dir(&mail_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].extension().is_some_and(|e| e == "eml"));
+    assert!(files[0].to_string_lossy().contains(&id.to_string()));
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let parsed = mailparse::parse_mail(&bytes).unwrap();
+    use mailparse::MailHeaderMap;
+    assert_eq!(parsed.headers.get_first_value("Subject").unwrap(), "Message to-a-file");
+    assert_eq!(parsed.headers.get_first_value("To").unwrap(), "rashid@example.org");
+    assert_eq!(parsed.subparts[0].get_body().unwrap().trim(), "Body of to-a-file");
+}
+
+#[tokio::test]
+async fn bulk_mail_carries_one_click_unsubscribe_headers() {
+    let smtp = TestSmtp::start();
+    let app = mail_app(&smtp.url()).await;
+    let bulk = plain_email("hina@example.org", "digest:2026-W48:hina").with_list_unsubscribe(
+        "https://alumni.example.org/unsubscribe?token=abc",
+        Some("unsubscribe@alumni.example.org"),
+    );
+    queue(&app, &bulk);
+    let received = smtp.wait_for(1).await;
+    assert_eq!(
+        received[0].header("List-Unsubscribe").unwrap(),
+        "<https://alumni.example.org/unsubscribe?token=abc>, <mailto:unsubscribe@alumni.example.org?subject=unsubscribe>"
+    );
+    assert_eq!(
+        received[0].header("List-Unsubscribe-Post").unwrap(),
+        "List-Unsubscribe=One-Click"
+    );
+}
+
+/// Polls a synchronous condition for up to twenty seconds.
+async fn wait_until(condition: impl Fn() -> bool) {
+    for _ in 0..400 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the condition never held");
+}
