@@ -129,12 +129,17 @@ impl Settings {
         };
         let smtp_url = match get("SMTP_URL") {
             None => None,
-            Some(url) => Some(secret_url(
-                "SMTP_URL",
-                url,
-                &["smtp", "smtps"],
-                "smtp://127.0.0.1:2525 or smtps://user:pass@host",
-            )?),
+            Some(url) => {
+                let url = secret_url(
+                    "SMTP_URL",
+                    url,
+                    &["smtp", "smtps"],
+                    "smtp://127.0.0.1:2525 or smtps://user:pass@host",
+                )?;
+                crate::email::smtp::SmtpServer::from_url(url.expose_secret())
+                    .map_err(|e| ConfigError::new("SMTP_URL", e))?;
+                Some(url)
+            }
         };
 
         let bind_text = get("KARVAN_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
@@ -231,7 +236,7 @@ impl Settings {
             retry_base: Duration::from_millis(parse_number(&get, "KARVAN_MAIL_RETRY_BASE_MS", 60_000, 10, 3_600_000)?),
             lease: Duration::from_millis(parse_number(&get, "KARVAN_MAIL_LEASE_MS", 300_000, 100, 86_400_000)?),
             poll_interval: Duration::from_millis(parse_number(&get, "KARVAN_MAIL_POLL_MS", 1000, 10, 600_000)?),
-            batch_size: parse_number(&get, "KARVAN_MAIL_BATCH", 100, 1, 10_000)? as i64,
+            batch_size: parse_number(&get, "KARVAN_MAIL_BATCH", 500, 1, 10_000)? as i64,
             unsubscribe_mailto: match get("KARVAN_UNSUBSCRIBE_MAILTO") {
                 None => None,
                 Some(address) => Some(

@@ -185,12 +185,25 @@ fn drain(settings: &Settings, database: &Database) -> anyhow::Result<()> {
         bar.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
         println!(
-            "Sent {} message(s) in {seconds:.2} s ({:.0}/s); {} will be retried later, {} failed.",
+            "Sent {} message(s) in {seconds:.2} s ({:.0}/s); {} will be retried later, {} failed. Peak memory {}.",
             total.sent,
             total.sent as f64 / seconds.max(0.001),
             total.retrying,
-            total.failed
+            total.failed,
+            peak_memory()
         );
         anyhow::Ok(())
     })
+}
+
+/// This process's peak resident memory, as the kernel counts it.
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.1} MB", kib / 1024.0))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }

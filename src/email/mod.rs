@@ -7,6 +7,7 @@
 
 pub mod outbox;
 pub mod sender;
+pub mod smtp;
 pub mod templates;
 pub mod transport;
 

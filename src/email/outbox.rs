@@ -163,6 +163,27 @@ pub fn mark_attempt_failed(
     .execute(conn)
 }
 
+/// Puts rows of the batch back in the queue untried: the claim does not
+/// count as an attempt.
+pub fn release(
+    conn: &mut PgConnection,
+    claim_token: Uuid,
+    ids: &[Uuid],
+    retry_at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::sql_query(
+        "UPDATE email_outbox SET status = 'pending', attempts = greatest(attempts - 1, 0), next_attempt_at = $3, \
+         claim_token = NULL, lease_expires_at = NULL, updated_at = now() WHERE id = ANY($1) AND claim_token = $2",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<SqlUuid, _>(claim_token)
+    .bind::<Timestamptz, _>(retry_at)
+    .execute(conn)
+}
+
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }

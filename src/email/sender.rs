@@ -2,10 +2,11 @@
 //! and records each outcome. No database transaction is open while mail is
 //! on the wire; the lease on a claimed row is what keeps other senders off it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use prometheus::{IntCounter, Registry};
@@ -99,6 +100,7 @@ impl Sender {
                 _ = shutdown.changed() => {}
             }
         }
+        self.transport.close().await;
         tracing::info!("mail sender stopped");
     }
 
@@ -119,13 +121,17 @@ impl Sender {
     }
 
     /// Claims one batch, sends it, records what happened.
+    ///
+    /// Sending stops early, and the rest of the batch goes back to the queue
+    /// without counting as an attempt, when the lease is about to run out (so
+    /// no message is sent after another sender may have taken it over) or
+    /// when as many sends in a row have failed as run at once (the server is
+    /// down: no need to wait out a timeout per message).
     pub async fn send_batch(&self) -> Result<BatchOutcome, AppError> {
         let token = Uuid::new_v4();
-        let (limit, lease, max_attempts) = (
-            self.settings.batch_size,
-            self.settings.lease,
-            self.settings.max_attempts,
-        );
+        let settings = &self.settings;
+        let (limit, lease, max_attempts) = (settings.batch_size, settings.lease, settings.max_attempts);
+        let claimed_at = Instant::now();
         let rows = db::run(&self.pool, move |conn| {
             outbox::claim_due(conn, token, limit, lease, max_attempts)
         })
@@ -133,21 +139,33 @@ impl Sender {
         if rows.is_empty() {
             return Ok(BatchOutcome::default());
         }
+        // The config check keeps a whole send shorter than the lease.
+        let send_by = claimed_at + lease.saturating_sub(settings.smtp_timeout * 8);
+        let failures_in_a_row = AtomicUsize::new(0);
 
         let domain = self.from.email.domain().to_string();
-        let results: Vec<(OutboxMessage, Result<(), SendError>)> = futures_util::stream::iter(rows)
+        let results: Vec<(OutboxMessage, Attempt)> = futures_util::stream::iter(rows)
             .map(|row| {
-                let transport = self.transport.clone();
                 let message = build_message(&row, &self.from, &domain);
+                let failures_in_a_row = &failures_in_a_row;
                 async move {
+                    if Instant::now() > send_by || failures_in_a_row.load(Ordering::Relaxed) >= settings.concurrency {
+                        return (row, Attempt::NotMade);
+                    }
                     let result = match message {
-                        Ok(message) => transport.send(&row, message).await,
+                        Ok(message) => self.transport.send(&row, message).await,
                         Err(e) => Err(e),
                     };
-                    (row, result)
+                    match &result {
+                        Ok(()) => failures_in_a_row.store(0, Ordering::Relaxed),
+                        Err(_) => {
+                            failures_in_a_row.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    (row, Attempt::Made(result))
                 }
             })
-            .buffer_unordered(self.settings.concurrency)
+            .buffer_unordered(settings.concurrency)
             .collect()
             .await;
 
@@ -155,30 +173,34 @@ impl Sender {
             claimed: results.len(),
             ..Default::default()
         };
-        let mut sent = Vec::new();
-        let mut failures = Vec::new();
-        for (row, result) in results {
-            match result {
-                Ok(()) => sent.push(row.id),
-                Err(error) => {
-                    let retry_at = (!error.unsendable && row.attempts < self.settings.max_attempts)
-                        .then(|| Utc::now() + retry_delay(row.attempts, self.settings.retry_base));
-                    match retry_at {
-                        Some(_) => {
-                            outcome.retrying += 1;
-                            tracing::warn!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; will retry");
-                        }
-                        None => {
-                            outcome.failed += 1;
-                            tracing::error!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; giving up");
-                        }
-                    }
-                    failures.push((row.id, error.message, retry_at));
+        let mut record = BatchRecord::default();
+        for (row, attempt) in results {
+            let error = match attempt {
+                Attempt::Made(Ok(())) => {
+                    record.sent.push(row.id);
+                    continue;
                 }
+                Attempt::NotMade => {
+                    outcome.retrying += 1;
+                    record.released.push(row.id);
+                    continue;
+                }
+                Attempt::Made(Err(error)) => error,
+            };
+            let retry_at = (!error.unsendable && row.attempts < settings.max_attempts)
+                .then(|| Utc::now() + retry_delay(row.attempts, settings.retry_base));
+            if retry_at.is_some() {
+                outcome.retrying += 1;
+                tracing::warn!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; will retry");
+            } else {
+                outcome.failed += 1;
+                tracing::error!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; giving up");
             }
+            record.failed.push((row.id, error.message, retry_at));
         }
-        outcome.sent = sent.len();
-        self.record(token, sent, failures).await?;
+        outcome.sent = record.sent.len();
+        let release_at = Utc::now() + retry_delay(1, settings.retry_base);
+        self.record(token, record, release_at).await?;
         self.metrics.sent.inc_by(outcome.sent as u64);
         self.metrics.retried.inc_by(outcome.retrying as u64);
         self.metrics.failed.inc_by(outcome.failed as u64);
@@ -188,19 +210,16 @@ impl Sender {
     /// Writes the batch's outcomes, trying again for a while if the database
     /// is briefly away: until they are written, the messages would be sent
     /// again once their lease runs out.
-    async fn record(
-        &self,
-        token: Uuid,
-        sent: Vec<Uuid>,
-        failures: Vec<(Uuid, String, Option<chrono::DateTime<Utc>>)>,
-    ) -> Result<(), AppError> {
+    async fn record(&self, token: Uuid, record: BatchRecord, release_at: DateTime<Utc>) -> Result<(), AppError> {
+        let record = Arc::new(record);
         let mut delay = Duration::from_millis(200);
         for attempt in 1.. {
-            let (sent, failures) = (sent.clone(), failures.clone());
+            let record = record.clone();
             let result = db::run(&self.pool, move |conn| {
                 conn.build_transaction().run(|conn| {
-                    outbox::mark_sent(conn, token, &sent)?;
-                    for (id, error, retry_at) in &failures {
+                    outbox::mark_sent(conn, token, &record.sent)?;
+                    outbox::release(conn, token, &record.released, release_at)?;
+                    for (id, error, retry_at) in &record.failed {
                         outbox::mark_attempt_failed(conn, token, *id, error, *retry_at)?;
                     }
                     diesel::QueryResult::Ok(())
@@ -219,6 +238,21 @@ impl Sender {
         }
         unreachable!("the loop returns")
     }
+}
+
+/// What became of one claimed row.
+enum Attempt {
+    Made(Result<(), SendError>),
+    /// Not tried: the batch stopped early.
+    NotMade,
+}
+
+/// A batch's outcomes, as they are written back.
+#[derive(Default)]
+struct BatchRecord {
+    sent: Vec<Uuid>,
+    released: Vec<Uuid>,
+    failed: Vec<(Uuid, String, Option<DateTime<Utc>>)>,
 }
 
 /// Exponential backoff with ±25% jitter, so messages that failed together

@@ -1,17 +1,16 @@
-//! How a message leaves: SMTP through lettre's connection pool when
-//! `SMTP_URL` is set, else `.eml` files in `$KARVAN_DATA_DIR/mail`.
+//! How a message leaves: SMTP (see `smtp.rs`) when `SMTP_URL` is set, else
+//! `.eml` files in `$KARVAN_DATA_DIR/mail`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::email::outbox::OutboxMessage;
+use crate::email::smtp::{SmtpClient, SmtpServer};
 
 /// Why one message was not delivered.
 #[derive(Debug, thiserror::Error)]
@@ -41,11 +40,7 @@ impl SendError {
 }
 
 pub enum Transport {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        /// A bound on a whole send, beyond lettre's per-operation timeout.
-        send_timeout: Duration,
-    },
+    Smtp(SmtpClient),
     Files(PathBuf),
 }
 
@@ -54,46 +49,21 @@ impl Transport {
         let Some(url) = &settings.smtp_url else {
             return Ok(Transport::Files(settings.data_dir.join("mail")));
         };
-        let timeout = settings.mail.smtp_timeout;
-        let pool = PoolConfig::new()
-            .max_size(settings.mail.concurrency as u32)
-            .min_idle(0)
-            // Below any server's idle timeout; lettre also tests a pooled
-            // connection (NOOP) before reuse and drops it if the server closed it.
-            .idle_timeout(Duration::from_secs(20));
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-            .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?
-            .timeout(Some(timeout))
-            .pool_config(pool)
-            .build();
-        Ok(Transport::Smtp {
-            transport,
-            // Connect, greeting, EHLO, (STARTTLS, AUTH,) MAIL, RCPT, DATA, QUIT.
-            send_timeout: timeout * 8,
-        })
+        let server = SmtpServer::from_url(url.expose_secret()).map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?;
+        Ok(Transport::Smtp(SmtpClient::new(server, settings.mail.smtp_timeout)))
     }
 
     /// Where `.eml` files go, when that is the transport.
     pub fn mail_dir(&self) -> Option<&PathBuf> {
         match self {
             Transport::Files(dir) => Some(dir),
-            Transport::Smtp { .. } => None,
+            Transport::Smtp(_) => None,
         }
     }
 
     pub async fn send(&self, row: &OutboxMessage, message: Message) -> Result<(), SendError> {
         match self {
-            Transport::Smtp {
-                transport,
-                send_timeout,
-            } => match tokio::time::timeout(*send_timeout, transport.send(message)).await {
-                Ok(Ok(_response)) => Ok(()),
-                Ok(Err(e)) => Err(SendError::retryable(format!("SMTP: {e}"))),
-                Err(_) => Err(SendError::retryable(format!(
-                    "SMTP: no answer within {} s",
-                    send_timeout.as_secs()
-                ))),
-            },
+            Transport::Smtp(client) => client.send(&message).await.map_err(SendError::retryable),
             Transport::Files(dir) => {
                 let path = dir.join(format!("{}-{}.eml", row.created_at.format("%Y%m%dT%H%M%S"), row.id));
                 let dir = dir.clone();
@@ -109,6 +79,13 @@ impl Transport {
                 .map_err(|e| SendError::retryable(format!("writing mail file: {e}")))?
                 .map_err(|e| SendError::retryable(format!("writing mail file: {e}")))
             }
+        }
+    }
+
+    /// Closes pooled connections politely (at shutdown).
+    pub async fn close(&self) {
+        if let Transport::Smtp(client) = self {
+            client.close_idle().await;
         }
     }
 }

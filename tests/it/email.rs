@@ -315,7 +315,7 @@ async fn a_pooled_connection_closed_by_the_server_is_replaced_not_reused() {
     wait_for_status(&app, "first", "sent").await;
     // The server closes the idle pooled connection, as its idle timeout would.
     relay.cut_all();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     queue(&app, &plain_email("tariq@example.org", "second"));
     let second = wait_for_status(&app, "second", "sent").await;
     assert_eq!(second.attempts, 1, "sent on a new connection the first time");
@@ -372,4 +372,55 @@ async fn wait_until(condition: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the condition never held");
+}
+
+#[tokio::test]
+async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untried() {
+    use karvan::email::sender::Sender;
+    use karvan::email::transport::Transport;
+
+    let smtp = TestSmtp::start();
+    let relay = TcpRelay::start(smtp.port, RelayMode::Silent);
+    let (name, url) = crate::helpers::create_test_database();
+    let mut vars = std::collections::HashMap::new();
+    fast_mail(&mut vars, Some(&relay.url()));
+    vars.insert("DATABASE_URL".to_string(), url.clone());
+    vars.insert("KARVAN_JWT_SECRET".to_string(), crate::helpers::TEST_JWT_SECRET.to_string());
+    vars.insert("KARVAN_SMTP_CONCURRENCY".to_string(), "2".to_string());
+    let settings = crate::helpers::settings_from(&vars);
+    let pool = karvan::db::build_pool(&secrecy::SecretString::from(url.clone()), 2, Duration::from_secs(5));
+    let mut conn = PgConnection::establish(&url).unwrap();
+    for n in 0..10 {
+        outbox::queue(&mut conn, &plain_email(&format!("m{n}@example.org"), &format!("down:{n}"))).unwrap();
+    }
+    let sender = Sender::new(
+        pool,
+        Transport::from_settings(&settings).unwrap(),
+        settings.mail.clone(),
+        settings.mail_from.clone(),
+        karvan::metrics::Metrics::new().mail.clone(),
+    );
+
+    let outcome = sender.send_batch().await.unwrap();
+    assert_eq!((outcome.claimed, outcome.sent, outcome.retrying, outcome.failed), (10, 0, 10, 0));
+    let rows: Vec<OutboxMessage> = karvan::db::schema::email_outbox::table
+        .select(OutboxMessage::as_select())
+        .load(&mut conn)
+        .unwrap();
+    assert!(rows.iter().all(|r| r.status == "pending" && r.claim_token.is_none()));
+    let tried: Vec<_> = rows.iter().filter(|r| r.attempts == 1).collect();
+    let untried: Vec<_> = rows.iter().filter(|r| r.attempts == 0).collect();
+    assert_eq!(tried.len(), 2, "as many as run at once: {rows:?}");
+    assert!(tried.iter().all(|r| r.last_error.as_deref().unwrap_or_default().contains("SMTP")));
+    assert_eq!(untried.len(), 8);
+    assert!(untried.iter().all(|r| r.last_error.is_none()));
+
+    // The server comes back: everything goes out.
+    relay.set_mode(RelayMode::Forward);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let total = sender.drain(|_| {}).await.unwrap();
+    assert_eq!(total.sent, 10);
+    assert_eq!(smtp.received().len(), 10);
+    drop(conn);
+    crate::helpers::drop_test_database(&name);
 }
