@@ -79,7 +79,7 @@ impl Application {
             settings.mail.clone(),
             settings.mail_from.clone(),
             metrics.mail.clone(),
-        );
+        )?;
         let (stop_sender, stopped) = watch::channel(false);
         let sender_task = tokio::spawn(sender.run(stopped));
 

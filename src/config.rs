@@ -85,6 +85,8 @@ pub struct MailSettings {
     pub batch_size: i64,
     /// Offered beside the https link in `List-Unsubscribe`, when set.
     pub unsubscribe_mailto: Option<String>,
+    /// Signing, when a key is configured.
+    pub dkim: Option<crate::email::dkim::DkimSettings>,
 }
 
 /// The digest cron expression, kept with the text it came from.
@@ -252,7 +254,10 @@ impl Settings {
                         .to_string(),
                 ),
             },
+            dkim: None,
         };
+        let mut mail = mail;
+        mail.dkim = dkim_settings(&get, &mail_from)?;
         if mail.lease <= mail.smtp_timeout * 8 {
             return Err(ConfigError::new(
                 "KARVAN_MAIL_LEASE_MS",
@@ -336,6 +341,32 @@ fn secret_url(
         ));
     }
     Ok(SecretString::from(url))
+}
+
+fn dkim_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    mail_from: &lettre::message::Mailbox,
+) -> Result<Option<crate::email::dkim::DkimSettings>, ConfigError> {
+    let Some(path) = get("KARVAN_DKIM_KEY_FILE") else {
+        return Ok(None);
+    };
+    let key = std::fs::read_to_string(path.trim())
+        .map_err(|e| ConfigError::new("KARVAN_DKIM_KEY_FILE", format!("could not read {path}: {e}")))?;
+    let selector = get("KARVAN_DKIM_SELECTOR").ok_or_else(|| {
+        ConfigError::new(
+            "KARVAN_DKIM_SELECTOR",
+            "must be set with KARVAN_DKIM_KEY_FILE: the name of the DNS record (<selector>._domainkey.<domain>)",
+        )
+    })?;
+    let settings = crate::email::dkim::DkimSettings {
+        private_key: SecretString::from(key),
+        selector: selector.trim().to_string(),
+        domain: get("KARVAN_DKIM_DOMAIN")
+            .map(|d| d.trim().to_string())
+            .unwrap_or_else(|| mail_from.email.domain().to_string()),
+    };
+    crate::email::dkim::DkimSigner::new(&settings).map_err(|e| ConfigError::new("KARVAN_DKIM_KEY_FILE", e))?;
+    Ok(Some(settings))
 }
 
 fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
@@ -445,6 +476,9 @@ mod tests {
             ("KARVAN_JWT_SECRET", "short"),
             ("KARVAN_DB_POOL_SIZE", "0"),
             ("KARVAN_DB_POOL_TIMEOUT_MS", "soon"),
+            ("KARVAN_DKIM_KEY_FILE", "/nonexistent/dkim.key"),
+            ("SMTP_URL", "smtp://mail.example.org?tls=sometimes"),
+            ("KARVAN_UNSUBSCRIBE_MAILTO", "not-an-address"),
         ];
         for (variable, value) in cases {
             let err = settings(&[(variable, value)]).expect_err(variable);
@@ -452,6 +486,29 @@ mod tests {
             assert!(err.to_string().starts_with(variable), "{err}");
             assert!(!err.to_string().contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn a_dkim_key_needs_a_selector_and_must_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.key");
+        std::fs::write(
+            &bad,
+            "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let bad = bad.to_str().unwrap();
+        let err = settings(&[("KARVAN_DKIM_KEY_FILE", bad), ("KARVAN_DKIM_SELECTOR", "k1")]).unwrap_err();
+        assert_eq!(err.variable, "KARVAN_DKIM_KEY_FILE");
+        let good = dir.path().join("good.key");
+        std::fs::write(&good, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap();
+        let good = good.to_str().unwrap();
+        let err = settings(&[("KARVAN_DKIM_KEY_FILE", good)]).unwrap_err();
+        assert_eq!(err.variable, "KARVAN_DKIM_SELECTOR");
+        let ok = settings(&[("KARVAN_DKIM_KEY_FILE", good), ("KARVAN_DKIM_SELECTOR", "k1")]).unwrap();
+        let dkim = ok.mail.dkim.unwrap();
+        assert_eq!((dkim.selector.as_str(), dkim.domain.as_str()), ("k1", "localhost"));
+        assert!(!format!("{:?}", dkim).contains("MDEy"), "the key never shows");
     }
 
     #[test]

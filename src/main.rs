@@ -171,7 +171,7 @@ fn drain(settings: &Settings, database: &Database) -> anyhow::Result<()> {
             settings.mail.clone(),
             settings.mail_from.clone(),
             metrics.mail.clone(),
-        );
+        )?;
         let bar = indicatif::ProgressBar::new(due.max(0) as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}")

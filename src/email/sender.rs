@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::config::MailSettings;
 use crate::db::{self, DbPool};
+use crate::email::dkim::DkimSigner;
 use crate::email::outbox::{self, OutboxMessage};
 use crate::email::transport::{build_message, SendError, Transport};
 use crate::error::AppError;
@@ -58,6 +59,7 @@ pub struct Sender {
     transport: Arc<Transport>,
     settings: MailSettings,
     from: Mailbox,
+    dkim: Option<DkimSigner>,
     metrics: MailMetrics,
 }
 
@@ -68,14 +70,19 @@ impl Sender {
         settings: MailSettings,
         from: Mailbox,
         metrics: MailMetrics,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        let dkim = match &settings.dkim {
+            Some(dkim) => Some(DkimSigner::new(dkim).map_err(|e| anyhow::anyhow!("KARVAN_DKIM_KEY_FILE: {e}"))?),
+            None => None,
+        };
+        Ok(Self {
             pool,
             transport: Arc::new(transport),
             settings,
             from,
+            dkim,
             metrics,
-        }
+        })
     }
 
     /// Sends until `shutdown` turns true; then finishes the batch in hand
@@ -146,7 +153,7 @@ impl Sender {
         let domain = self.from.email.domain().to_string();
         let results: Vec<(OutboxMessage, Attempt)> = futures_util::stream::iter(rows)
             .map(|row| {
-                let message = build_message(&row, &self.from, &domain);
+                let message = build_message(&row, &self.from, &domain, self.dkim.as_ref());
                 let failures_in_a_row = &failures_in_a_row;
                 async move {
                     if Instant::now() > send_by || failures_in_a_row.load(Ordering::Relaxed) >= settings.concurrency {

@@ -9,6 +9,7 @@ use lettre::Message;
 use secrecy::ExposeSecret;
 
 use crate::config::Settings;
+use crate::email::dkim::DkimSigner;
 use crate::email::outbox::OutboxMessage;
 use crate::email::smtp::{SmtpClient, SmtpServer};
 
@@ -92,7 +93,12 @@ impl Transport {
 
 /// The MIME message for a row. Its Message-ID is the row's id, so a copy
 /// sent twice after a crash is recognisable as the same message.
-pub fn build_message(row: &OutboxMessage, from: &Mailbox, message_id_domain: &str) -> Result<Message, SendError> {
+pub fn build_message(
+    row: &OutboxMessage,
+    from: &Mailbox,
+    message_id_domain: &str,
+    dkim: Option<&DkimSigner>,
+) -> Result<Message, SendError> {
     let to: Mailbox = row
         .to_address
         .parse()
@@ -132,5 +138,9 @@ pub fn build_message(row: &OutboxMessage, from: &Mailbox, message_id_domain: &st
         }
         builder.multipart(mixed)
     };
-    message.map_err(|e| SendError::unsendable(format!("could not build the message: {e}")))
+    let mut message = message.map_err(|e| SendError::unsendable(format!("could not build the message: {e}")))?;
+    if let Some(signer) = dkim {
+        signer.sign(&mut message);
+    }
+    Ok(message)
 }

@@ -385,13 +385,20 @@ async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untr
     let mut vars = std::collections::HashMap::new();
     fast_mail(&mut vars, Some(&relay.url()));
     vars.insert("DATABASE_URL".to_string(), url.clone());
-    vars.insert("KARVAN_JWT_SECRET".to_string(), crate::helpers::TEST_JWT_SECRET.to_string());
+    vars.insert(
+        "KARVAN_JWT_SECRET".to_string(),
+        crate::helpers::TEST_JWT_SECRET.to_string(),
+    );
     vars.insert("KARVAN_SMTP_CONCURRENCY".to_string(), "2".to_string());
     let settings = crate::helpers::settings_from(&vars);
     let pool = karvan::db::build_pool(&secrecy::SecretString::from(url.clone()), 2, Duration::from_secs(5));
     let mut conn = PgConnection::establish(&url).unwrap();
     for n in 0..10 {
-        outbox::queue(&mut conn, &plain_email(&format!("m{n}@example.org"), &format!("down:{n}"))).unwrap();
+        outbox::queue(
+            &mut conn,
+            &plain_email(&format!("m{n}@example.org"), &format!("down:{n}")),
+        )
+        .unwrap();
     }
     let sender = Sender::new(
         pool,
@@ -399,10 +406,14 @@ async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untr
         settings.mail.clone(),
         settings.mail_from.clone(),
         karvan::metrics::Metrics::new().mail.clone(),
-    );
+    )
+    .unwrap();
 
     let outcome = sender.send_batch().await.unwrap();
-    assert_eq!((outcome.claimed, outcome.sent, outcome.retrying, outcome.failed), (10, 0, 10, 0));
+    assert_eq!(
+        (outcome.claimed, outcome.sent, outcome.retrying, outcome.failed),
+        (10, 0, 10, 0)
+    );
     let rows: Vec<OutboxMessage> = karvan::db::schema::email_outbox::table
         .select(OutboxMessage::as_select())
         .load(&mut conn)
@@ -411,7 +422,9 @@ async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untr
     let tried: Vec<_> = rows.iter().filter(|r| r.attempts == 1).collect();
     let untried: Vec<_> = rows.iter().filter(|r| r.attempts == 0).collect();
     assert_eq!(tried.len(), 2, "as many as run at once: {rows:?}");
-    assert!(tried.iter().all(|r| r.last_error.as_deref().unwrap_or_default().contains("SMTP")));
+    assert!(tried
+        .iter()
+        .all(|r| r.last_error.as_deref().unwrap_or_default().contains("SMTP")));
     assert_eq!(untried.len(), 8);
     assert!(untried.iter().all(|r| r.last_error.is_none()));
 
@@ -423,4 +436,54 @@ async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untr
     assert_eq!(smtp.received().len(), 10);
     drop(conn);
     crate::helpers::drop_test_database(&name);
+}
+
+#[tokio::test]
+async fn with_a_dkim_key_every_message_is_signed_and_bulk_signatures_cover_unsubscribe() {
+    use base64::Engine as _;
+    let smtp = TestSmtp::start();
+    let key_dir = tempfile::tempdir().unwrap();
+    let key_file = key_dir.path().join("dkim.key");
+    // An Ed25519 private key is any 32 bytes.
+    let seed: [u8; 32] = rand::random();
+    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode(seed)).unwrap();
+    let app = spawn_app_with(|vars| {
+        fast_mail(vars, Some(&smtp.url()));
+        vars.insert("KARVAN_DKIM_KEY_FILE".into(), key_file.to_str().unwrap().into());
+        vars.insert("KARVAN_DKIM_SELECTOR".into(), "karvan2026".into());
+    })
+    .await;
+    queue(&app, &plain_email("arif@example.org", "signed-transactional"));
+    queue(
+        &app,
+        &plain_email("arif@example.org", "signed-bulk")
+            .with_list_unsubscribe("https://alumni.test/unsubscribe?t=1", None),
+    );
+    let received = smtp.wait_for(2).await;
+    for message in &received {
+        let signature = message.header("DKIM-Signature").expect("signed");
+        let tags: std::collections::HashMap<String, String> = signature
+            .split(';')
+            .filter_map(|tag| {
+                let (name, value) = tag.split_once('=')?;
+                Some((name.trim().to_string(), value.split_whitespace().collect::<String>()))
+            })
+            .collect();
+        assert_eq!(tags["d"], "alumni.test", "the sender's domain by default");
+        assert_eq!(tags["s"], "karvan2026");
+        assert_eq!(tags["a"], "ed25519-sha256");
+        assert_eq!(tags["c"], "relaxed/relaxed");
+        assert!(!tags["b"].is_empty() && !tags["bh"].is_empty());
+        let signed: Vec<String> = tags["h"].split(':').map(|h| h.trim().to_ascii_lowercase()).collect();
+        for header in ["from", "to", "subject", "date", "message-id"] {
+            assert!(signed.contains(&header.to_string()), "{header} in {signed:?}");
+        }
+        let is_bulk = message.header("List-Unsubscribe").is_some();
+        assert_eq!(signed.contains(&"list-unsubscribe".to_string()), is_bulk, "{signed:?}");
+        assert_eq!(
+            signed.contains(&"list-unsubscribe-post".to_string()),
+            is_bulk,
+            "{signed:?}"
+        );
+    }
 }
