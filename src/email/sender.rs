@@ -85,8 +85,9 @@ impl Sender {
         })
     }
 
-    /// Sends until `shutdown` turns true; then finishes the batch in hand
-    /// (every send is bounded by timeouts) and returns.
+    /// Sends until `shutdown` turns true; then finishes the sends in flight
+    /// (each bounded by timeouts), puts the rest of its batch back in the
+    /// queue, and returns.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(
             transport = match self.transport.mail_dir() {
@@ -96,7 +97,7 @@ impl Sender {
             "mail sender started"
         );
         while !*shutdown.borrow() {
-            match self.send_batch().await {
+            match self.send_batch_unless(Some(&shutdown)).await {
                 // A full batch: more may be due at once.
                 Ok(outcome) if outcome.claimed as i64 >= self.settings.batch_size => continue,
                 Ok(_) => {}
@@ -135,6 +136,12 @@ impl Sender {
     /// when as many sends in a row have failed as run at once (the server is
     /// down: no need to wait out a timeout per message).
     pub async fn send_batch(&self) -> Result<BatchOutcome, AppError> {
+        self.send_batch_unless(None).await
+    }
+
+    /// [`Sender::send_batch`], which also stops early once `stop` turns true
+    /// (at shutdown), so the process need not wait for a whole batch.
+    async fn send_batch_unless(&self, stop: Option<&watch::Receiver<bool>>) -> Result<BatchOutcome, AppError> {
         let token = Uuid::new_v4();
         let settings = &self.settings;
         let (limit, lease, max_attempts) = (settings.batch_size, settings.lease, settings.max_attempts);
@@ -156,7 +163,10 @@ impl Sender {
                 let message = build_message(&row, &self.from, &domain, self.dkim.as_ref());
                 let failures_in_a_row = &failures_in_a_row;
                 async move {
-                    if Instant::now() > send_by || failures_in_a_row.load(Ordering::Relaxed) >= settings.concurrency {
+                    if Instant::now() > send_by
+                        || failures_in_a_row.load(Ordering::Relaxed) >= settings.concurrency
+                        || stop.is_some_and(|stop| *stop.borrow())
+                    {
                         return (row, Attempt::NotMade);
                     }
                     let result = match message {
@@ -206,7 +216,13 @@ impl Sender {
             record.failed.push((row.id, error.message, retry_at));
         }
         outcome.sent = record.sent.len();
-        let release_at = Utc::now() + retry_delay(1, settings.retry_base);
+        // Rows put back because the server looks down wait like a retry;
+        // rows put back at shutdown or at the lease's end are due at once.
+        let release_at = if failures_in_a_row.load(Ordering::Relaxed) >= settings.concurrency {
+            Utc::now() + retry_delay(1, settings.retry_base)
+        } else {
+            Utc::now()
+        };
         self.record(token, record, release_at).await?;
         self.metrics.sent.inc_by(outcome.sent as u64);
         self.metrics.retried.inc_by(outcome.retrying as u64);
