@@ -69,6 +69,8 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct MailSettings {
     /// Each SMTP operation (connect, a command's answer) gives up after this.
+    /// Default 10 s: a whole send then takes at most 140 s, and fits twice
+    /// in the default lease of 5 min.
     pub smtp_timeout: Duration,
     /// Messages sent at once, and pooled SMTP connections.
     pub concurrency: usize,
@@ -77,7 +79,8 @@ pub struct MailSettings {
     pub max_attempts: i32,
     /// The first retry's delay; it doubles each attempt, up to four hours.
     pub retry_base: Duration,
-    /// How long a claimed message is the sender's before another may take it.
+    /// How long a claimed message is the sender's before another may take it;
+    /// more than twice the longest send.
     pub lease: Duration,
     /// How often an idle sender looks for due mail.
     pub poll_interval: Duration,
@@ -232,7 +235,7 @@ impl Settings {
         };
 
         let mail = MailSettings {
-            smtp_timeout: Duration::from_millis(parse_number(&get, "KARVAN_SMTP_TIMEOUT_MS", 30_000, 100, 600_000)?),
+            smtp_timeout: Duration::from_millis(parse_number(&get, "KARVAN_SMTP_TIMEOUT_MS", 10_000, 100, 600_000)?),
             concurrency: parse_number(&get, "KARVAN_SMTP_CONCURRENCY", 4, 1, 256)? as usize,
             max_attempts: parse_number(&get, "KARVAN_MAIL_MAX_ATTEMPTS", 14, 1, 100)? as i32,
             retry_base: Duration::from_millis(parse_number(&get, "KARVAN_MAIL_RETRY_BASE_MS", 60_000, 10, 3_600_000)?),
@@ -258,10 +261,15 @@ impl Settings {
         };
         let mut mail = mail;
         mail.dkim = dkim_settings(&get, &mail_from)?;
-        if mail.lease <= mail.smtp_timeout * 8 {
+        let whole_send = mail.smtp_timeout * crate::email::smtp::SmtpClient::TIMEOUTS_PER_SEND;
+        if mail.lease <= whole_send * 2 {
             return Err(ConfigError::new(
                 "KARVAN_MAIL_LEASE_MS",
-                "must be longer than eight SMTP timeouts (a whole send), or a slow send could be taken over and sent twice",
+                format!(
+                    "must be longer than {} ms, twice the longest send (KARVAN_SMTP_TIMEOUT_MS x {}), or a slow send could be taken over and sent twice",
+                    (whole_send * 2).as_millis(),
+                    crate::email::smtp::SmtpClient::TIMEOUTS_PER_SEND
+                ),
             ));
         }
 

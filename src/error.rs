@@ -277,9 +277,18 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 AppError::conflict("This already exists.").with_cause(error)
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => {
-                AppError::unavailable(error)
-            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::ReadOnlyTransaction, _)
+            | Error::BrokenTransactionManager => AppError::unavailable(error),
+            // A reference or a check that fails names something that does not
+            // exist or cannot be: the request's fault, never a 500.
+            Error::DatabaseError(
+                DatabaseErrorKind::ForeignKeyViolation
+                | DatabaseErrorKind::CheckViolation
+                | DatabaseErrorKind::NotNullViolation,
+                _,
+            ) => AppError::new(ErrorKind::Validation)
+                .with_detail("The request refers to something that does not exist or is not allowed.")
+                .with_cause(error),
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 AppError::unavailable(error).with_detail("The database was busy; try again.")
             }

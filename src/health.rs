@@ -29,7 +29,7 @@ pub async fn readyz(pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
 pub async fn metrics(metrics: web::Data<Metrics>, pool: web::Data<DbPool>) -> HttpResponse {
     // The scrape still answers while the database is away: the queue gauges
     // then keep their last values, and readyz tells the rest.
-    if let Ok(stats) = db::run(&pool, outbox::stats).await {
+    if let Ok(stats) = db::run(&pool, outbox::unsent_stats).await {
         metrics.set_mail_queue(&stats);
     }
     HttpResponse::Ok()

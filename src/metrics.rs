@@ -57,7 +57,7 @@ impl Metrics {
         let pool_max_size =
             IntGauge::new("db_pool_max_size", "Most connections the database pool opens").expect("valid metric");
         let mail_queue = IntGaugeVec::new(
-            Opts::new("mail_queue_messages", "Messages in the outbox, by status"),
+            Opts::new("mail_queue_messages", "Messages in the outbox not yet sent, by status"),
             &["status"],
         )
         .expect("valid metric");
@@ -106,7 +106,6 @@ impl Metrics {
         for (status, count) in [
             ("pending", stats.pending),
             ("sending", stats.sending),
-            ("sent", stats.sent),
             ("failed", stats.failed),
         ] {
             self.mail_queue.with_label_values(&[status]).set(count);

@@ -51,6 +51,8 @@ pub enum EmbeddedError {
     SocketPathTooLong(PathBuf),
     #[error("karvan serve is already running on {data_dir} (pid {pid}); stop it first or use another KARVAN_DATA_DIR")]
     AlreadyServing { data_dir: PathBuf, pid: String },
+    #[error("a karvan command (pid {pid}) is using {data_dir}; start serve again when it has finished")]
+    CommandRunning { data_dir: PathBuf, pid: String },
     #[error(
         "the data dir {data_dir} is in use by another karvan process (pid {pid}) and its database is not running; \
          wait for that process to finish"
@@ -299,7 +301,17 @@ impl Cluster {
         initdb
             .arg("--pgdata")
             .arg(&self.pgdata)
-            .args(["--username", SUPERUSER, "--auth", "trust", "--encoding", "UTF8"])
+            // Trust only on the private unix socket; TCP is refused even if
+            // the settings below were never written (a crash right after initdb).
+            .args([
+                "--username",
+                SUPERUSER,
+                "--auth-local",
+                "trust",
+                "--auth-host",
+                "reject",
+            ])
+            .args(["--encoding", "UTF8"])
             // A UTF-8 ctype lets pg_trgm and lower() treat Urdu and Azerbaijani
             // letters as letters; C.UTF-8 exists on every glibc system.
             .args(["--locale", "C.UTF-8", "--no-instructions"]);
@@ -462,7 +474,11 @@ impl EmbeddedDatabase {
                 let pid = parts.next().unwrap_or("unknown").to_string();
                 let holder_role = parts.next().unwrap_or("");
                 if role == Role::Server {
-                    return Err(EmbeddedError::AlreadyServing { data_dir, pid });
+                    return Err(if holder_role == "serve" {
+                        EmbeddedError::AlreadyServing { data_dir, pid }
+                    } else {
+                        EmbeddedError::CommandRunning { data_dir, pid }
+                    });
                 }
                 if !cluster.is_running() {
                     return Err(EmbeddedError::Busy { data_dir, pid });

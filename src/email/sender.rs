@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::config::MailSettings;
 use crate::db::{self, DbPool};
 use crate::email::dkim::DkimSigner;
-use crate::email::outbox::{self, OutboxMessage};
+use crate::email::outbox;
+use crate::email::smtp::SmtpClient;
 use crate::email::transport::{build_message, SendError, Transport};
 use crate::error::AppError;
 
@@ -105,7 +106,12 @@ impl Sender {
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => {
+                    // The application that owned the sender is gone: stop too.
+                    if changed.is_err() {
+                        break;
+                    }
+                }
             }
         }
         self.transport.close().await;
@@ -153,12 +159,15 @@ impl Sender {
         if rows.is_empty() {
             return Ok(BatchOutcome::default());
         }
-        // The config check keeps a whole send shorter than the lease.
-        let send_by = claimed_at + lease.saturating_sub(settings.smtp_timeout * 8);
+        // No send may start later than this: a whole send (bounded by the SMTP
+        // timeouts) then ends before the lease does.
+        let whole_send = settings.smtp_timeout * SmtpClient::TIMEOUTS_PER_SEND;
+        let lease_end = claimed_at + lease;
+        let send_by = lease_end.checked_sub(whole_send).unwrap_or(claimed_at);
         let failures_in_a_row = AtomicUsize::new(0);
 
         let domain = self.from.email.domain().to_string();
-        let results: Vec<(OutboxMessage, Attempt)> = futures_util::stream::iter(rows)
+        let mut attempts = futures_util::stream::iter(rows)
             .map(|row| {
                 let message = build_message(&row, &self.from, &domain, self.dkim.as_ref());
                 let failures_in_a_row = &failures_in_a_row;
@@ -182,40 +191,54 @@ impl Sender {
                     (row, Attempt::Made(result))
                 }
             })
-            .buffer_unordered(settings.concurrency)
-            .collect()
-            .await;
+            .buffer_unordered(settings.concurrency);
 
-        let mut outcome = BatchOutcome {
-            claimed: results.len(),
-            ..Default::default()
-        };
+        let mut outcome = BatchOutcome::default();
         let mut record = BatchRecord::default();
-        for (row, attempt) in results {
-            let error = match attempt {
+        let mut last_write = Instant::now();
+        while let Some((row, attempt)) = attempts.next().await {
+            outcome.claimed += 1;
+            match attempt {
                 Attempt::Made(Ok(())) => {
+                    outcome.sent += 1;
                     record.sent.push(row.id);
-                    continue;
                 }
                 Attempt::NotMade => {
                     outcome.retrying += 1;
                     record.released.push(row.id);
-                    continue;
                 }
-                Attempt::Made(Err(error)) => error,
-            };
-            let retry_at = (!error.unsendable && row.attempts < settings.max_attempts)
-                .then(|| Utc::now() + retry_delay(row.attempts, settings.retry_base));
-            if retry_at.is_some() {
-                outcome.retrying += 1;
-                tracing::warn!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; will retry");
-            } else {
-                outcome.failed += 1;
-                tracing::error!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; giving up");
+                Attempt::Made(Err(error)) => {
+                    let retry_at = (!error.unsendable && row.attempts < settings.max_attempts)
+                        .then(|| Utc::now() + retry_delay(row.attempts, settings.retry_base));
+                    if retry_at.is_some() {
+                        outcome.retrying += 1;
+                        tracing::warn!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; will retry");
+                    } else {
+                        outcome.failed += 1;
+                        tracing::error!(id = %row.id, kind = %row.kind, attempt = row.attempts, error = %error, "mail not delivered; giving up");
+                    }
+                    record.failed.push((row.id, error.message, retry_at));
+                }
             }
-            record.failed.push((row.id, error.message, retry_at));
+            // Delivered messages are written as the batch goes, not only at
+            // its end: a crash then re-sends at most a second's worth.
+            if record.sent.len() >= 50 || (!record.sent.is_empty() && last_write.elapsed() > Duration::from_secs(1)) {
+                let sent = std::mem::take(&mut record.sent);
+                self.record(
+                    token,
+                    BatchRecord {
+                        sent,
+                        ..Default::default()
+                    },
+                    Utc::now(),
+                    lease_end,
+                )
+                .await?;
+                last_write = Instant::now();
+            }
         }
-        outcome.sent = record.sent.len();
+        drop(attempts);
+
         // Rows put back because the server looks down wait like a retry;
         // rows put back at shutdown or at the lease's end are due at once.
         let release_at = if failures_in_a_row.load(Ordering::Relaxed) >= settings.concurrency {
@@ -223,43 +246,63 @@ impl Sender {
         } else {
             Utc::now()
         };
-        self.record(token, record, release_at).await?;
+        self.record(token, record, release_at, lease_end).await?;
         self.metrics.sent.inc_by(outcome.sent as u64);
         self.metrics.retried.inc_by(outcome.retrying as u64);
         self.metrics.failed.inc_by(outcome.failed as u64);
         Ok(outcome)
     }
 
-    /// Writes the batch's outcomes, trying again for a while if the database
-    /// is briefly away: until they are written, the messages would be sent
-    /// again once their lease runs out.
-    async fn record(&self, token: Uuid, record: BatchRecord, release_at: DateTime<Utc>) -> Result<(), AppError> {
+    /// Writes outcomes of the batch. While the database is away it keeps
+    /// trying until the lease ends (after that another sender may have the
+    /// rows), then a while longer, since an unwritten delivery means the
+    /// message will be sent again.
+    async fn record(
+        &self,
+        token: Uuid,
+        record: BatchRecord,
+        release_at: DateTime<Utc>,
+        lease_end: Instant,
+    ) -> Result<(), AppError> {
+        if record.sent.is_empty() && record.released.is_empty() && record.failed.is_empty() {
+            return Ok(());
+        }
+        let expected = record.sent.len();
         let record = Arc::new(record);
+        let give_up_at = lease_end + self.settings.lease;
         let mut delay = Duration::from_millis(200);
-        for attempt in 1.. {
+        loop {
             let record = record.clone();
             let result = db::run(&self.pool, move |conn| {
                 conn.build_transaction().run(|conn| {
-                    outbox::mark_sent(conn, token, &record.sent)?;
+                    let marked = outbox::mark_sent(conn, token, &record.sent)?;
                     outbox::release(conn, token, &record.released, release_at)?;
                     for (id, error, retry_at) in &record.failed {
                         outbox::mark_attempt_failed(conn, token, *id, error, *retry_at)?;
                     }
-                    diesel::QueryResult::Ok(())
+                    diesel::QueryResult::Ok(marked)
                 })
             })
             .await;
             match result {
-                Ok(()) => return Ok(()),
-                Err(e) if attempt < 8 => {
-                    tracing::warn!(error = %e, attempt, "could not record sent mail; trying again");
+                Ok(marked) => {
+                    if marked < expected {
+                        tracing::warn!(
+                            expected,
+                            marked,
+                            "some delivered messages had been taken over by another sender: they may arrive twice"
+                        );
+                    }
+                    return Ok(());
+                }
+                Err(e) if Instant::now() < give_up_at => {
+                    tracing::warn!(error = %e, "could not record sent mail; trying again");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(10));
                 }
                 Err(e) => return Err(e),
             }
         }
-        unreachable!("the loop returns")
     }
 }
 

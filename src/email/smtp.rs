@@ -113,9 +113,16 @@ impl SmtpClient {
         }
     }
 
+    /// The longest a whole send may take: connect 1, greeting and EHLO 2,
+    /// STARTTLS 3, AUTH 2, a NOOP or QUIT on pooled connections 2, the
+    /// message 4. The sender keeps a lease longer than this.
+    pub const TIMEOUTS_PER_SEND: u32 = 14;
+
     /// Sends one message on a pooled or new connection.
     pub async fn send(&self, message: &Message) -> Result<(), String> {
-        let mut connection = self.checkout().await?;
+        let mut connection = tokio::time::timeout(self.timeout * 10, self.checkout())
+            .await
+            .map_err(|_| format!("SMTP: no connection within {} s", (self.timeout * 10).as_secs_f32()))??;
         let bytes = message.formatted();
         // MAIL, RCPT, DATA and the message: four answers to wait for.
         match tokio::time::timeout(self.timeout * 4, connection.send(message.envelope(), &bytes)).await {
@@ -213,6 +220,15 @@ impl SmtpClient {
                 .map_err(|e| format!("SMTP STARTTLS: {e}"))?;
         }
         if let Some(credentials) = &server.credentials {
+            // Never a password in the clear to a server beyond this machine.
+            let local = matches!(server.host.as_str(), "localhost" | "127.0.0.1" | "::1");
+            if !connection.is_encrypted() && !local {
+                connection.abort().await;
+                return Err(format!(
+                    "SMTP: {} offers no TLS; refusing to send the password in the clear (use smtps:// or ?tls=required)",
+                    server.host
+                ));
+            }
             tokio::time::timeout(
                 timeout * 2,
                 connection.auth(&[Mechanism::Plain, Mechanism::Login], credentials),

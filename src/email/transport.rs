@@ -70,10 +70,19 @@ impl Transport {
                 let dir = dir.clone();
                 let bytes = message.formatted();
                 tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                    std::fs::create_dir_all(&dir)?;
+                    use std::io::Write;
+                    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+                    // Mail holds sign-in links: readable by this user only.
+                    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
                     // Written whole, then renamed: a reader never sees half a message.
                     let partial = path.with_extension("eml.partial");
-                    std::fs::write(&partial, bytes)?;
+                    let mut file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(&partial)?;
+                    file.write_all(&bytes)?;
                     std::fs::rename(&partial, &path)
                 })
                 .await
@@ -109,7 +118,10 @@ pub fn build_message(
         .subject(row.subject.clone())
         .date_now()
         .message_id(Some(format!("<{}@{}>", row.id, message_id_domain)));
-    for (name, value) in row.header_pairs() {
+    let headers = row
+        .header_pairs()
+        .map_err(|e| SendError::unsendable(format!("stored headers do not read: {e}")))?;
+    for (name, value) in headers {
         let name = HeaderName::new_from_ascii(name.clone())
             .map_err(|_| SendError::unsendable(format!("invalid header name '{name}'")))?;
         builder = builder.raw_header(HeaderValue::new(name, value));
@@ -124,7 +136,9 @@ pub fn build_message(
             .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
         None => MultiPart::mixed().singlepart(text),
     };
-    let attachments = row.attachment_list();
+    let attachments = row
+        .attachment_list()
+        .map_err(|e| SendError::unsendable(format!("stored attachments do not read: {e}")))?;
     let message = if attachments.is_empty() {
         builder.multipart(body)
     } else {

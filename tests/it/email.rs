@@ -19,7 +19,7 @@ fn fast_mail(vars: &mut std::collections::HashMap<String, String>, smtp_url: Opt
         ("KARVAN_MAIL_POLL_MS", "50"),
         ("KARVAN_MAIL_RETRY_BASE_MS", "100"),
         ("KARVAN_SMTP_TIMEOUT_MS", "400"),
-        ("KARVAN_MAIL_LEASE_MS", "4000"),
+        ("KARVAN_MAIL_LEASE_MS", "12000"),
         ("KARVAN_MAIL_FROM", "Alumni Board <board@alumni.test>"),
     ] {
         vars.insert(name.into(), value.into());
@@ -258,8 +258,13 @@ async fn a_permanent_refusal_fails_after_the_last_attempt_and_an_admin_can_retry
 #[tokio::test]
 async fn two_senders_on_one_queue_deliver_every_message_exactly_once() {
     let smtp = TestSmtp::start();
-    let first = mail_app(&smtp.url()).await;
-    let second = spawn_app_on(&first.db_url, |vars| fast_mail(vars, Some(&smtp.url()))).await;
+    // Small batches, so the two senders really compete for rows.
+    let small_batches = |vars: &mut std::collections::HashMap<String, String>| {
+        fast_mail(vars, Some(&smtp.url()));
+        vars.insert("KARVAN_MAIL_BATCH".into(), "10".into());
+    };
+    let first = spawn_app_with(small_batches).await;
+    let second = spawn_app_on(&first.db_url, small_batches).await;
     let mut conn = first.conn();
     conn.transaction(|conn| {
         for n in 0..300 {
@@ -282,6 +287,13 @@ async fn two_senders_on_one_queue_deliver_every_message_exactly_once() {
     assert_eq!(recipients.len(), 300, "no message twice");
     let stats = outbox::stats(&mut conn).unwrap();
     assert_eq!((stats.sent, stats.pending, stats.sending), (300, 0, 0));
+    let first_sent: f64 = sent_counter(&first).await;
+    let second_sent: f64 = sent_counter(&second).await;
+    assert_eq!(first_sent + second_sent, 300.0);
+    assert!(
+        first_sent > 0.0 && second_sent > 0.0,
+        "both senders took part: {first_sent} + {second_sent}"
+    );
     drop(second);
 }
 
@@ -292,11 +304,12 @@ async fn a_message_claimed_by_a_crashed_sender_is_delivered_after_its_lease_expi
     let (name, url) = crate::helpers::create_test_database();
     let mut conn = PgConnection::establish(&url).unwrap();
     outbox::queue(&mut conn, &plain_email("nigar@example.org", "orphaned")).unwrap();
-    let claimed = outbox::claim_due(&mut conn, uuid::Uuid::new_v4(), 10, Duration::from_secs(3), 14).unwrap();
+    let claimed = outbox::claim_due(&mut conn, uuid::Uuid::new_v4(), 10, Duration::from_secs(5), 14).unwrap();
     assert_eq!(claimed.len(), 1);
 
     let app = spawn_app_on(&url, |vars| fast_mail(vars, Some(&smtp.url()))).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Several polls of the running sender, well inside the lease.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(smtp.received().is_empty(), "not taken over while the lease holds");
     assert_eq!(row(&app, "orphaned").status, "sending");
     wait_for_status(&app, "orphaned", "sent").await;
@@ -363,6 +376,16 @@ async fn bulk_mail_carries_one_click_unsubscribe_headers() {
     );
 }
 
+async fn sent_counter(app: &TestApp) -> f64 {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("karvan_mail_sent_total "))
+        .unwrap_or("0")
+        .parse()
+        .unwrap()
+}
+
 /// Polls a synchronous condition for up to twenty seconds.
 async fn wait_until(condition: impl Fn() -> bool) {
     for _ in 0..400 {
@@ -390,6 +413,8 @@ async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untr
         crate::helpers::TEST_JWT_SECRET.to_string(),
     );
     vars.insert("KARVAN_SMTP_CONCURRENCY".to_string(), "2".to_string());
+    // A lease long enough that only the failures in a row can stop the batch.
+    vars.insert("KARVAN_MAIL_LEASE_MS".to_string(), "600000".to_string());
     let settings = crate::helpers::settings_from(&vars);
     let pool = karvan::db::build_pool(&secrecy::SecretString::from(url.clone()), 2, Duration::from_secs(5));
     let mut conn = PgConnection::establish(&url).unwrap();
