@@ -13,6 +13,8 @@ use tokio::sync::watch;
 use tracing_actix_web::{RequestId, TracingLogger};
 use url::Url;
 
+use crate::auth::limits::AuthLimits;
+use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::{self, embedded::Role, Database, DbPool};
 use crate::email::sender::Sender;
@@ -21,7 +23,7 @@ use crate::email::MailContext;
 use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::pages::SiteInfo;
-use crate::{health, home, pages};
+use crate::{auth, health, home, members, pages};
 
 /// Largest JSON body accepted; larger ones answer 413.
 const JSON_LIMIT_BYTES: usize = 256 * 1024;
@@ -72,6 +74,12 @@ impl Application {
         };
         let mail_context_data = web::Data::new(mail_context.clone());
         let pool_data = web::Data::new(pool.clone());
+        let jwt_secret = settings
+            .jwt_secret
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("KARVAN_JWT_SECRET: no secret was resolved"))?;
+        let token_keys = web::Data::new(TokenKeys::new(&jwt_secret));
+        let auth_limits = web::Data::new(AuthLimits::default());
 
         let sender = Sender::new(
             pool.clone(),
@@ -89,6 +97,8 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(site.clone())
                 .app_data(mail_context_data.clone())
+                .app_data(token_keys.clone())
+                .app_data(auth_limits.clone())
                 .configure(extractor_errors)
                 .configure(routes)
                 .default_service(web::to(not_found))
@@ -96,7 +106,7 @@ impl Application {
                 .wrap(from_fn(crate::metrics::track_requests))
                 .wrap(security_headers())
                 .wrap(from_fn(request_id_header))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
         })
         .listen(listener)?
         .shutdown_timeout(10);
@@ -150,8 +160,16 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let _ = self.stop_sender.send(true);
-        if let Err(e) = self.sender_task.await {
-            tracing::error!(error = %e, "the mail sender ended abnormally");
+        // Sends in flight are bounded by their timeouts; this bounds the wait
+        // for them too, so the database below is always stopped.
+        let mut sender_task = self.sender_task;
+        match tokio::time::timeout(std::time::Duration::from_secs(60), &mut sender_task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the mail sender ended abnormally"),
+            Err(_) => {
+                tracing::error!("the mail sender did not stop within a minute; abandoning its sends");
+                sender_task.abort();
+            }
         }
         let database = self.database;
         // Stopping PostgreSQL waits on pg_ctl: keep it off the async workers.
@@ -178,7 +196,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/healthz").get(health::healthz))
         .service(web::resource("/readyz").get(health::readyz))
         .service(web::resource("/metrics").get(health::metrics))
-        .service(web::resource("/static/{name}").get(pages::static_asset));
+        .service(web::resource("/static/{name}").get(pages::static_asset))
+        .configure(auth::api::routes)
+        .configure(members::api::routes);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, AppError> {

@@ -4,12 +4,14 @@
 //! the same [`app::Application`] that `karvan serve` runs.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod email;
 pub mod error;
 pub mod health;
 pub mod home;
+pub mod members;
 pub mod metrics;
 pub mod pages;
 pub mod telemetry;

@@ -36,6 +36,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_tokens (id) {
+        id -> Uuid,
+        member_id -> Uuid,
+        purpose -> Text,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     members (id) {
         id -> Uuid,
         email -> Citext,
@@ -55,6 +67,21 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(audit_log -> members (actor_id));
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Uuid,
+        member_id -> Uuid,
+        family_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        rotated_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
 
-diesel::allow_tables_to_appear_in_same_query!(audit_log, email_outbox, members,);
+diesel::joinable!(audit_log -> members (actor_id));
+diesel::joinable!(email_tokens -> members (member_id));
+diesel::joinable!(refresh_tokens -> members (member_id));
+
+diesel::allow_tables_to_appear_in_same_query!(audit_log, email_outbox, email_tokens, members, refresh_tokens,);

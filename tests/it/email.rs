@@ -14,7 +14,7 @@ use crate::mail_server::{RelayMode, TcpRelay, TestSmtp};
 
 /// Settings that make the sender quick enough to test: short polls,
 /// timeouts and backoff.
-fn fast_mail(vars: &mut std::collections::HashMap<String, String>, smtp_url: Option<&str>) {
+pub fn fast_mail(vars: &mut std::collections::HashMap<String, String>, smtp_url: Option<&str>) {
     for (name, value) in [
         ("KARVAN_MAIL_POLL_MS", "50"),
         ("KARVAN_MAIL_RETRY_BASE_MS", "100"),

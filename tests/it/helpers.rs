@@ -323,6 +323,15 @@ impl TestApp {
             .expect("the request is answered")
     }
 
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.address))
@@ -331,6 +340,10 @@ impl TestApp {
             .send()
             .await
             .expect("the request is answered")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.rsplit(':').next().unwrap().parse().unwrap()
     }
 
     /// The app's `KARVAN_DATA_DIR` (mail files ...).

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, so one throwaway PostgreSQL cluster serves
 //! every test in the run (see `helpers`).
 
+mod accounts;
 mod cli;
 mod database;
 mod email;

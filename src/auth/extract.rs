@@ -1,0 +1,90 @@
+//! Who is asking: extractors that check the bearer token fully and load the
+//! member, so a suspension takes effect on the next request.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::auth::tokens::TokenKeys;
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::members::model::{Member, DELETED};
+use crate::members::store;
+
+/// Any signed-in member, whatever their status (for `/auth/*` and `/me`).
+pub struct CurrentMember(pub Member);
+
+/// A signed-in member whose status is `active`; others get 403.
+pub struct ActiveMember(pub Member);
+
+/// An active admin; anyone else gets 403.
+pub struct AdminMember(pub Member);
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+async fn current(req: HttpRequest) -> Result<Member, AppError> {
+    let token = bearer(&req).ok_or_else(|| AppError::unauthorized().with_detail("Send an access token."))?;
+    let keys = req
+        .app_data::<web::Data<TokenKeys>>()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("TokenKeys missing from app data")))?;
+    let claims = keys.verify_access(&token)?;
+    let pool = req
+        .app_data::<web::Data<DbPool>>()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("DbPool missing from app data")))?;
+    let member = db::run(pool, move |conn| store::find(conn, claims.sub)).await?;
+    match member {
+        Some(member) if member.status != DELETED => Ok(member),
+        _ => Err(AppError::unauthorized().with_detail("The access token is not valid.")),
+    }
+}
+
+impl FromRequest for CurrentMember {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { current(req).await.map(CurrentMember) })
+    }
+}
+
+impl FromRequest for ActiveMember {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let member = current(req).await?;
+            if !member.is_active() {
+                return Err(AppError::forbidden().with_detail(format!(
+                    "Your membership is {}: only active members may do this.",
+                    member.status.replace('_', " ")
+                )));
+            }
+            Ok(ActiveMember(member))
+        })
+    }
+}
+
+impl FromRequest for AdminMember {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let active = ActiveMember::from_request(req, payload);
+        Box::pin(async move {
+            let ActiveMember(member) = active.await?;
+            if !member.is_admin() {
+                return Err(AppError::forbidden().with_detail("Only board admins may do this."));
+            }
+            Ok(AdminMember(member))
+        })
+    }
+}

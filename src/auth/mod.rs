@@ -1,0 +1,10 @@
+//! Authentication: passwords, tokens, who is asking, limits, and the
+//! `/api/v1/auth/*` endpoints (DESIGN.md, mechanism 6).
+
+pub mod api;
+pub mod emails;
+pub mod extract;
+pub mod limits;
+pub mod password;
+pub mod store;
+pub mod tokens;

@@ -1,0 +1,5 @@
+//! Members: their rows and queries, and `/api/v1/me`.
+
+pub mod api;
+pub mod model;
+pub mod store;
