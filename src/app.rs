@@ -23,7 +23,7 @@ use crate::email::MailContext;
 use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::pages::SiteInfo;
-use crate::{auth, health, home, members, pages};
+use crate::{audit, auth, email, health, home, members, pages};
 
 /// Largest JSON body accepted; larger ones answer 413.
 const JSON_LIMIT_BYTES: usize = 256 * 1024;
@@ -198,7 +198,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/metrics").get(health::metrics))
         .service(web::resource("/static/{name}").get(pages::static_asset))
         .configure(auth::api::routes)
-        .configure(members::api::routes);
+        .configure(members::api::routes)
+        .configure(members::admin::routes)
+        .configure(email::admin::routes)
+        .configure(audit::routes);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, AppError> {

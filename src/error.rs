@@ -334,7 +334,9 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, _req: &HttpRequest)
 }
 
 pub fn query_error(error: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    AppError::bad_request(format!("The query string is not valid: {error}")).into()
+    AppError::new(ErrorKind::Validation)
+        .with_detail(format!("The query string is not valid: {error}"))
+        .into()
 }
 
 pub fn path_error(error: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {

@@ -3,7 +3,9 @@
 //! The binary in `main.rs` is a thin CLI over this library; the tests start
 //! the same [`app::Application`] that `karvan serve` runs.
 
+pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use karvan::app::Application;
 use karvan::config::Settings;
 use karvan::db::{self, embedded::Role, Database};
@@ -20,10 +21,26 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Board admins.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// The mail queue.
     Outbox {
         #[command(subcommand)]
         command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an active admin; the password is read from standard input, or asked for.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -56,6 +73,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
+        Command::Admin {
+            command: AdminCommand::Create { email, name },
+        } => create_admin(&settings, &email, &name),
         Command::Outbox { command } => outbox_command(&settings, command),
     };
     match result {
@@ -206,4 +226,78 @@ fn peak_memory() -> String {
             Some(format!("{:.1} MB", kib / 1024.0))
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The password for a new account: typed twice at a terminal, or the first
+/// line of standard input when it is piped.
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Password again: ")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn create_admin(settings: &Settings, email: &str, name: &str) -> anyhow::Result<()> {
+    use diesel::Connection;
+    use karvan::members::{model::NewMember, store};
+
+    let email = email.trim();
+    email
+        .parse::<lettre::Address>()
+        .map_err(|e| anyhow::anyhow!("--email: '{email}' is not an email address: {e}"))?;
+    let name = name.trim();
+    anyhow::ensure!(
+        (1..=200).contains(&name.chars().count()),
+        "--name: must be 1 to 200 characters"
+    );
+    let password = read_new_password()?;
+    if let Some(problem) = karvan::auth::password::policy_violation(&password, email) {
+        anyhow::bail!("the password {problem}");
+    }
+    let hash = actix_web::rt::System::new()
+        .block_on(karvan::auth::password::hash(secrecy::SecretString::from(password)))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let (_database, mut conn) = open_migrated(settings)?;
+    let id = conn.transaction(|conn| {
+        if store::find_by_email(conn, email)?.is_some() {
+            anyhow::bail!("a member with the email {email} exists already");
+        }
+        let member = store::insert(
+            conn,
+            &NewMember {
+                email,
+                password_hash: &hash,
+                full_name: name,
+                graduation_year: None,
+                university: None,
+                country: None,
+            },
+        )?;
+        diesel::update(karvan::db::schema::members::table.find(member.id))
+            .set((
+                karvan::db::schema::members::status.eq("active"),
+                karvan::db::schema::members::role.eq("admin"),
+                karvan::db::schema::members::email_verified_at.eq(diesel::dsl::now),
+                karvan::db::schema::members::approved_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        karvan::audit::record(
+            conn,
+            None,
+            "admin.create",
+            ("member", &member.id.to_string()),
+            serde_json::json!({"via": "cli", "email": email}),
+        )?;
+        anyhow::Ok(member.id)
+    })?;
+    println!("Created the admin {name} <{email}> ({id}); they can sign in now.");
+    Ok(())
 }

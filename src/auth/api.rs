@@ -8,13 +8,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::api::Checks;
 use crate::auth::emails::{AlreadyRegistered, MemberVerified, PasswordReset, VerifyEmail};
 use crate::auth::limits::AuthLimits;
 use crate::auth::tokens::{hash_token, TokenKeys, ACCESS_TOKEN_SECONDS};
 use crate::auth::{password, store as tokens};
 use crate::db::{self, DbPool};
 use crate::email::{outbox, Email, MailContext};
-use crate::error::{AppError, FieldErrors};
+use crate::error::AppError;
 use crate::members::model::{MeView, NewMember, PENDING_APPROVAL, PENDING_VERIFICATION};
 use crate::members::store as members;
 
@@ -30,59 +31,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/auth/logout").post(logout))
         .service(web::resource("/api/v1/auth/password-reset").post(request_password_reset))
         .service(web::resource("/api/v1/auth/password-reset/confirm").post(confirm_password_reset));
-}
-
-/// Collects field errors, then answers 422 with all of them at once.
-#[derive(Default)]
-pub struct Checks(FieldErrors);
-
-impl Checks {
-    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_string()).or_default().push(message.into());
-    }
-
-    pub fn finish(self) -> Result<(), AppError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::validation(self.0))
-        }
-    }
-
-    /// A required text of `min..=max` characters, trimmed.
-    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
-        let value = value.trim();
-        let length = value.chars().count();
-        if length < min {
-            self.fail(
-                field,
-                if min == 1 {
-                    "is required".into()
-                } else {
-                    format!("must be at least {min} characters")
-                },
-            );
-        } else if length > max {
-            self.fail(field, format!("must be at most {max} characters"));
-        } else if value.chars().any(|c| c.is_control()) {
-            self.fail(field, "must not contain control characters");
-        }
-        value.to_string()
-    }
-
-    /// An optional text: blank counts as absent.
-    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
-        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
-        Some(self.text(field, value, 1, max))
-    }
-
-    pub fn email(&mut self, field: &str, value: &str) -> String {
-        let value = value.trim();
-        if value.len() > 254 || value.parse::<lettre::Address>().is_err() {
-            self.fail(field, "is not an email address");
-        }
-        value.to_string()
-    }
 }
 
 #[derive(Deserialize)]

@@ -5,6 +5,7 @@
 //! [`sender::Sender`] delivers queued rows through a [`transport::Transport`],
 //! retrying with backoff until the message is sent or marked failed.
 
+pub mod admin;
 pub mod dkim;
 pub mod outbox;
 pub mod sender;

@@ -9,32 +9,10 @@ use serde_json::{json, Value};
 
 use crate::email::fast_mail;
 use crate::helpers::{problem, spawn_app_with, TestApp};
-use crate::mail_server::{Received, TestSmtp};
+use crate::mail_server::TestSmtp;
 
 async fn accounts_app(smtp: &TestSmtp) -> TestApp {
     spawn_app_with(|vars| fast_mail(vars, Some(&smtp.url()))).await
-}
-
-fn text_of(message: &Received) -> String {
-    let parsed = message.parsed();
-    let alternative = if parsed.subparts[0].subparts.is_empty() {
-        &parsed
-    } else {
-        &parsed.subparts[0]
-    };
-    alternative.subparts[0].get_body().unwrap()
-}
-
-/// The token of the first link to `path` in the mail's text.
-fn token_in(message: &Received, path: &str) -> String {
-    let text = text_of(message);
-    let start = text
-        .find(&format!("{path}?token="))
-        .unwrap_or_else(|| panic!("no {path} link in\n{text}"));
-    text[start + path.len() + 7..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
 }
 
 fn registration(email: &str) -> Value {
@@ -93,8 +71,10 @@ async fn sign_up_verify_and_sign_in_through_the_api() {
         .header("Subject")
         .unwrap()
         .starts_with("Confirm your email address"));
-    let token = token_in(&mail[0], "/verify-email");
-    assert!(text_of(&mail[0]).contains(&format!("http://127.0.0.1:{}/verify-email?token=", app.port())));
+    let token = mail[0].link_token("/verify-email");
+    assert!(mail[0]
+        .text()
+        .contains(&format!("http://127.0.0.1:{}/verify-email?token=", app.port())));
 
     // Pending verification: may sign in and read /me, nothing else yet.
     let tokens: Value = login(&app, "aysel@example.org", "Caravan of 2019!")
@@ -217,7 +197,7 @@ async fn an_expired_verification_token_is_refused() {
     let app = accounts_app(&smtp).await;
     app.post_json("/api/v1/auth/register", &registration("farid@example.org"))
         .await;
-    let token = token_in(&smtp.wait_for(1).await[0], "/verify-email");
+    let token = smtp.wait_for(1).await[0].link_token("/verify-email");
     diesel::sql_query("UPDATE email_tokens SET expires_at = now() - interval '1 minute'")
         .execute(&mut app.conn())
         .unwrap();
@@ -329,7 +309,7 @@ async fn a_password_reset_changes_the_password_and_ends_every_session() {
     assert_eq!(known.status(), 202);
     let mail = smtp.wait_for(2).await;
     assert_eq!(mail.len(), 2);
-    let token = token_in(&mail[1], "/reset-password");
+    let token = mail[1].link_token("/reset-password");
 
     let weak = app
         .post_json(

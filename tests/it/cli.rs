@@ -320,3 +320,66 @@ async fn outbox_commands_queue_report_and_drain_the_queue() {
     assert!(stderr.contains("--to"), "{stderr}");
     crate::helpers::drop_test_database(&name);
 }
+
+#[test]
+fn admin_create_makes_an_active_admin_from_a_piped_password() {
+    use std::io::Write;
+    let (name, url) = crate::helpers::create_test_database();
+    let data_dir = make_temp_dir("karvan-admin-");
+    let create = |email: &str, password: &str| {
+        let mut child = karvan(
+            &data_dir,
+            &["admin", "create", "--email", email, "--name", "Aysel Board"],
+        )
+        .env("DATABASE_URL", &url)
+        .env("KARVAN_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, stdout, stderr) = create("board@alumni.test", "Board member 2026");
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Created the admin"), "{stdout}");
+
+    use diesel::prelude::*;
+    let mut conn = PgConnection::establish(&url).unwrap();
+    let (status, role): (String, String) = karvan::db::schema::members::table
+        .select((karvan::db::schema::members::status, karvan::db::schema::members::role))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!((status.as_str(), role.as_str()), ("active", "admin"));
+    let audited: i64 = karvan::db::schema::audit_log::table
+        .filter(karvan::db::schema::audit_log::action.eq("admin.create"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(audited, 1);
+
+    for (email, password, expected) in [
+        ("BOARD@alumni.test", "Board member 2026", "exists already"),
+        ("second@alumni.test", "short", "password"),
+        ("not-an-email", "Board member 2026", "--email"),
+    ] {
+        let (ok, _, stderr) = create(email, password);
+        assert!(!ok, "{email}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    drop(conn);
+    crate::helpers::drop_test_database(&name);
+}

@@ -23,6 +23,31 @@ impl Received {
         mailparse::parse_mail(&self.data).expect("a well-formed message")
     }
 
+    /// The text/plain part, wherever it sits in the MIME tree.
+    pub fn text(&self) -> String {
+        fn find(part: &mailparse::ParsedMail<'_>) -> Option<String> {
+            if part.subparts.is_empty() {
+                return (part.ctype.mimetype == "text/plain").then(|| part.get_body().unwrap());
+            }
+            part.subparts.iter().find_map(find)
+        }
+        find(&self.parsed()).expect("a text part")
+    }
+
+    /// The token of the first link to `path` in the text part.
+    pub fn link_token(&self, path: &str) -> String {
+        let text = self.text();
+        let marker = format!("{path}?token=");
+        let start = text
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {path} link in\n{text}"))
+            + marker.len();
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
     pub fn header(&self, name: &str) -> Option<String> {
         use mailparse::MailHeaderMap;
         self.parsed().headers.get_first_value(name)

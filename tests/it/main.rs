@@ -2,6 +2,7 @@
 //! every test in the run (see `helpers`).
 
 mod accounts;
+mod admin;
 mod cli;
 mod database;
 mod email;

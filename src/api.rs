@@ -1,0 +1,96 @@
+//! What every JSON endpoint shares: field checks that answer 422 with all
+//! their errors at once, and paginated lists.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, FieldErrors};
+
+/// Collects field errors, then answers 422 with all of them at once.
+#[derive(Default)]
+pub struct Checks(FieldErrors);
+
+impl Checks {
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.0.entry(field.to_string()).or_default().push(message.into());
+    }
+
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::validation(self.0))
+        }
+    }
+
+    /// A required text of `min..=max` characters, trimmed.
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+        let value = value.trim();
+        let length = value.chars().count();
+        if length < min {
+            self.fail(
+                field,
+                if min == 1 {
+                    "is required".into()
+                } else {
+                    format!("must be at least {min} characters")
+                },
+            );
+        } else if length > max {
+            self.fail(field, format!("must be at most {max} characters"));
+        } else if value.chars().any(|c| c.is_control()) {
+            self.fail(field, "must not contain control characters");
+        }
+        value.to_string()
+    }
+
+    /// An optional text: blank counts as absent.
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        Some(self.text(field, value, 1, max))
+    }
+
+    pub fn email(&mut self, field: &str, value: &str) -> String {
+        let value = value.trim();
+        if value.len() > 254 || value.parse::<lettre::Address>().is_err() {
+            self.fail(field, "is not an email address");
+        }
+        value.to_string()
+    }
+}
+
+/// `?page=1&per_page=20` (at most 100). Filters that add fields repeat
+/// `page` and `per_page` rather than flatten this: serde's flatten loses the
+/// number types of a query string.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Pagination {
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+impl Pagination {
+    pub const MAX_PER_PAGE: i64 = 100;
+
+    /// The page and page size asked for, or a 422 naming the bad one.
+    pub fn checked(self) -> Result<(i64, i64), AppError> {
+        let mut checks = Checks::default();
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(20);
+        if !(1..=1_000_000).contains(&page) {
+            checks.fail("page", "must be a whole number from 1");
+        }
+        if !(1..=Self::MAX_PER_PAGE).contains(&per_page) {
+            checks.fail("per_page", format!("must be from 1 to {}", Self::MAX_PER_PAGE));
+        }
+        checks.finish()?;
+        Ok((page, per_page))
+    }
+}
+
+/// `{"items": [...], "page": 1, "per_page": 20, "total": N}`.
+#[derive(Debug, Serialize)]
+pub struct ListPage<T: Serialize> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}

@@ -1,0 +1,86 @@
+//! The audit log: every admin action, written in the same transaction as the
+//! action, so the log and the change are never apart.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::api::{ListPage, Pagination};
+use crate::auth::extract::AdminMember;
+use crate::db::schema::{audit_log, members};
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+
+/// Records `action` by `actor` (`None`: the system or a CLI command) on a target.
+pub fn record(
+    conn: &mut PgConnection,
+    actor: Option<Uuid>,
+    action: &str,
+    target: (&str, &str),
+    details: serde_json::Value,
+) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::actor_id.eq(actor),
+            audit_log::action.eq(action),
+            audit_log::target_type.eq(target.0),
+            audit_log::target_id.eq(target.1),
+            audit_log::details.eq(details),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, Queryable)]
+pub struct AuditEntry {
+    #[serde(skip)]
+    pub id: i64,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub details: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// Newest first, with the actor shown by email ("system" when none).
+pub fn list(conn: &mut PgConnection, page: i64, per_page: i64) -> QueryResult<(Vec<AuditEntry>, i64)> {
+    let items = audit_log::table
+        .left_join(members::table)
+        .select((
+            audit_log::id,
+            members::email.nullable(),
+            audit_log::action,
+            audit_log::target_type,
+            audit_log::target_id,
+            audit_log::details,
+            audit_log::at,
+        ))
+        .order((audit_log::at.desc(), audit_log::id.desc()))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .load(conn)?;
+    let total = audit_log::table.count().get_result(conn)?;
+    Ok((items, total))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/admin/audit-log").get(list_api));
+}
+
+async fn list_api(
+    _admin: AdminMember,
+    query: web::Query<Pagination>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let (page, per_page) = query.into_inner().checked()?;
+    let (items, total) = db::run(&pool, move |conn| list(conn, page, per_page)).await?;
+    Ok(HttpResponse::Ok().json(ListPage {
+        items,
+        page,
+        per_page,
+        total,
+    }))
+}

@@ -1,0 +1,151 @@
+//! `/api/v1/admin/outbox`: the board watches the mail queue, reads any
+//! message as it was sent, and sends failed ones again.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::{ListPage, Pagination};
+use crate::audit;
+use crate::auth::extract::AdminMember;
+use crate::db::{self, DbPool};
+use crate::email::outbox::{self, OutboxMessage, STATUSES};
+use crate::error::AppError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/admin/outbox").get(list_api))
+        .service(web::resource("/api/v1/admin/outbox/{id}").get(get_api))
+        .service(web::resource("/api/v1/admin/outbox/{id}/retry").post(retry_api));
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutboxItem {
+    pub id: Uuid,
+    pub to: String,
+    pub subject: String,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<&OutboxMessage> for OutboxItem {
+    fn from(m: &OutboxMessage) -> Self {
+        Self {
+            id: m.id,
+            to: m.to_address.clone(),
+            subject: m.subject.clone(),
+            kind: m.kind.clone(),
+            status: m.status.clone(),
+            attempts: m.attempts,
+            last_error: m.last_error.clone(),
+            created_at: m.created_at,
+            sent_at: m.sent_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OutboxFilter {
+    status: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+async fn list_api(
+    _admin: AdminMember,
+    query: web::Query<OutboxFilter>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let filter = query.into_inner();
+    if filter.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        return Err(AppError::invalid_field(
+            "status",
+            format!("must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let (page, per_page) = Pagination {
+        page: filter.page,
+        per_page: filter.per_page,
+    }
+    .checked()?;
+    let status = filter.status;
+    let (items, total) = db::run(&pool, move |conn| outbox::list(conn, status.as_deref(), page, per_page)).await?;
+    Ok(HttpResponse::Ok().json(ListPage {
+        items: items.iter().map(OutboxItem::from).collect::<Vec<_>>(),
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// The whole message, bodies included: in the embedded default this is how
+/// an admin reads mail that went to files.
+async fn get_api(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let message = db::run(&pool, move |conn| {
+        conn.transaction(|conn| {
+            let message = outbox::get(conn, id)?;
+            audit::record(
+                conn,
+                Some(admin.id),
+                "outbox.read",
+                ("email", &id.to_string()),
+                serde_json::json!({}),
+            )?;
+            diesel::QueryResult::Ok(message)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": message.id,
+        "to": message.to_address,
+        "subject": message.subject,
+        "kind": message.kind,
+        "status": message.status,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+        "created_at": message.created_at,
+        "sent_at": message.sent_at,
+        "text_body": message.text_body,
+        "html_body": message.html_body,
+        "headers": message.headers,
+    })))
+}
+
+async fn retry_api(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let message = db::run(&pool, move |conn| {
+        conn.transaction(|conn| {
+            let existing = outbox::get(conn, id)?;
+            if !outbox::retry(conn, id)? {
+                return Err(AppError::conflict(format!(
+                    "This message is {}; only a failed message can be retried.",
+                    existing.status
+                )));
+            }
+            audit::record(
+                conn,
+                Some(admin.id),
+                "outbox.retry",
+                ("email", &id.to_string()),
+                serde_json::json!({}),
+            )?;
+            Ok(outbox::get(conn, id)?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(OutboxItem::from(&message)))
+}

@@ -1,0 +1,425 @@
+//! `/api/v1/admin/members`: the board's view of applicants and members, and
+//! its decisions. Each decision is audited in its own transaction.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::{Checks, ListPage, Pagination};
+use crate::audit;
+use crate::auth::extract::AdminMember;
+use crate::auth::store as tokens;
+use crate::db::schema::members;
+use crate::db::{self, DbPool};
+use crate::email::{outbox, Email, MailContext};
+use crate::error::AppError;
+use crate::members::emails::{ApplicationRejected, Welcome};
+use crate::members::model::{Member, ACTIVE, ADMIN, DELETED, PENDING_APPROVAL, PENDING_VERIFICATION};
+
+pub const STATUSES: [&str; 6] = [
+    PENDING_VERIFICATION,
+    PENDING_APPROVAL,
+    ACTIVE,
+    "rejected",
+    "suspended",
+    DELETED,
+];
+pub const ROLES: [&str; 2] = ["member", ADMIN];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/admin/members").get(list_members))
+        .service(
+            web::resource("/api/v1/admin/members/{id}")
+                .get(get_member)
+                .patch(change_role),
+        )
+        .service(web::resource("/api/v1/admin/members/{id}/approve").post(approve))
+        .service(web::resource("/api/v1/admin/members/{id}/reject").post(reject))
+        .service(web::resource("/api/v1/admin/members/{id}/suspend").post(suspend))
+        .service(web::resource("/api/v1/admin/members/{id}/reinstate").post(reinstate));
+}
+
+/// The full record, as admins see it.
+#[derive(Debug, Serialize)]
+pub struct AdminMemberView {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub status: String,
+    pub role: String,
+    pub graduation_year: Option<i32>,
+    pub university: Option<String>,
+    pub country: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+impl From<Member> for AdminMemberView {
+    fn from(m: Member) -> Self {
+        Self {
+            id: m.id,
+            email: m.email,
+            full_name: m.full_name,
+            status: m.status,
+            role: m.role,
+            graduation_year: m.graduation_year,
+            university: m.university,
+            country: m.country,
+            created_at: m.created_at,
+            email_verified_at: m.email_verified_at,
+            approved_at: m.approved_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MemberFilter {
+    status: Option<String>,
+    role: Option<String>,
+    q: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+pub fn list(
+    conn: &mut PgConnection,
+    status: Option<&str>,
+    role: Option<&str>,
+    q: Option<&str>,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(Vec<Member>, i64)> {
+    let filtered = || {
+        let mut query = members::table.into_boxed();
+        if let Some(status) = status {
+            query = query.filter(members::status.eq(status.to_string()));
+        }
+        if let Some(role) = role {
+            query = query.filter(members::role.eq(role.to_string()));
+        }
+        if let Some(q) = q {
+            let pattern = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            // `email` is citext, which diesel's ilike does not take: compare its text.
+            let email_matches = diesel::dsl::sql::<diesel::sql_types::Bool>("members.email::text ILIKE ")
+                .bind::<diesel::sql_types::Text, _>(pattern.clone());
+            query = query.filter(members::full_name.ilike(pattern).or(email_matches));
+        }
+        query
+    };
+    let items = filtered()
+        .select(Member::as_select())
+        .order((members::created_at.asc(), members::id))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .load(conn)?;
+    let total = filtered().count().get_result(conn)?;
+    Ok((items, total))
+}
+
+async fn list_members(
+    AdminMember(admin): AdminMember,
+    query: web::Query<MemberFilter>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let filter = query.into_inner();
+    let mut checks = Checks::default();
+    if filter.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        checks.fail("status", format!("must be one of {}", STATUSES.join(", ")));
+    }
+    if filter.role.as_deref().is_some_and(|r| !ROLES.contains(&r)) {
+        checks.fail("role", format!("must be one of {}", ROLES.join(", ")));
+    }
+    let q = checks.optional_text("q", filter.q.as_deref(), 200);
+    checks.finish()?;
+    let (page, per_page) = Pagination {
+        page: filter.page,
+        per_page: filter.per_page,
+    }
+    .checked()?;
+    let (items, total) = db::run(&pool, move |conn| {
+        conn.transaction(|conn| {
+            let found = list(
+                conn,
+                filter.status.as_deref(),
+                filter.role.as_deref(),
+                q.as_deref(),
+                page,
+                per_page,
+            )?;
+            // Viewing full records is itself audited: they hold private data.
+            audit::record(
+                conn,
+                Some(admin.id),
+                "members.list",
+                ("members", "*"),
+                serde_json::json!({"status": filter.status, "role": filter.role, "q": q, "page": page}),
+            )?;
+            diesel::QueryResult::Ok(found)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ListPage {
+        items: items.into_iter().map(AdminMemberView::from).collect(),
+        page,
+        per_page,
+        total,
+    }))
+}
+
+async fn get_member(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let member = db::run(&pool, move |conn| {
+        conn.transaction(|conn| {
+            let member = lock(conn, id)?;
+            audit::record(
+                conn,
+                Some(admin.id),
+                "member.view",
+                ("member", &id.to_string()),
+                serde_json::json!({}),
+            )?;
+            Ok::<_, AppError>(member)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
+}
+
+/// The member, locked until the decision commits; 404 for none or deleted.
+fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Member, AppError> {
+    members::table
+        .find(id)
+        .filter(members::status.ne(DELETED))
+        .select(Member::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+fn conflict_with_status(member: &Member, wanted: &str) -> AppError {
+    AppError::conflict(format!(
+        "This member is {}; only a member who is {wanted} can be given this decision.",
+        member.status.replace('_', " ")
+    ))
+}
+
+/// One decision: checks the member's status, changes it, audits, mails.
+struct Decision {
+    action: &'static str,
+    from: &'static [&'static str],
+    to: &'static str,
+}
+
+async fn decide(
+    admin: Member,
+    id: Uuid,
+    decision: Decision,
+    reason: Option<String>,
+    pool: &DbPool,
+    mail: MailContext,
+) -> Result<HttpResponse, AppError> {
+    let member = db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let member = lock(conn, id)?;
+            if !decision.from.contains(&member.status.as_str()) {
+                return Err(conflict_with_status(
+                    &member,
+                    &decision.from.join(" or ").replace('_', " "),
+                ));
+            }
+            if member.id == admin.id {
+                return Err(AppError::conflict("Admins cannot decide on their own membership."));
+            }
+            let first_approval = decision.to == ACTIVE && member.approved_at.is_none();
+            let approved_at = if first_approval { "now()" } else { "approved_at" };
+            let updated: Member = diesel::update(members::table.find(id))
+                .set((
+                    members::status.eq(decision.to),
+                    members::updated_at.eq(diesel::dsl::now),
+                    members::approved_at.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                    >(approved_at)),
+                ))
+                .returning(Member::as_returning())
+                .get_result(conn)?;
+            let email = match decision.to {
+                ACTIVE if first_approval => Some(Email::render(
+                    &Welcome {
+                        full_name: updated.full_name.clone(),
+                    },
+                    &mail,
+                    updated.mailbox(),
+                    format!("welcome:{id}"),
+                )?),
+                "rejected" => Some(Email::render(
+                    &ApplicationRejected {
+                        full_name: member.full_name.clone(),
+                        reason: reason.clone().unwrap_or_default(),
+                    },
+                    &mail,
+                    member.mailbox(),
+                    format!("rejected:{id}:{}", Uuid::new_v4()),
+                )?),
+                "suspended" => {
+                    tokens::revoke_all_for_member(conn, id)?;
+                    None
+                }
+                _ => None,
+            };
+            if let Some(email) = email {
+                outbox::queue(conn, &email)?;
+            }
+            audit::record(
+                conn,
+                Some(admin.id),
+                decision.action,
+                ("member", &id.to_string()),
+                serde_json::json!({"from": member.status, "to": decision.to, "reason": reason}),
+            )?;
+            Ok(updated)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ReasonRequest {
+    reason: Option<String>,
+}
+
+fn checked_reason(body: Option<web::Json<ReasonRequest>>, required: bool) -> Result<Option<String>, AppError> {
+    let reason = body.and_then(|b| b.into_inner().reason);
+    let mut checks = Checks::default();
+    let reason = if required {
+        Some(checks.text("reason", reason.as_deref().unwrap_or_default(), 1, 2000))
+    } else {
+        checks.optional_text("reason", reason.as_deref(), 2000)
+    };
+    checks.finish()?;
+    Ok(reason)
+}
+
+async fn approve(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
+) -> Result<HttpResponse, AppError> {
+    let decision = Decision {
+        action: "member.approve",
+        from: &[PENDING_APPROVAL, "rejected"],
+        to: ACTIVE,
+    };
+    decide(admin, id.into_inner(), decision, None, &pool, mail.get_ref().clone()).await
+}
+
+async fn reject(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    body: Option<web::Json<ReasonRequest>>,
+    pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
+) -> Result<HttpResponse, AppError> {
+    let reason = checked_reason(body, true)?;
+    let decision = Decision {
+        action: "member.reject",
+        from: &[PENDING_APPROVAL, PENDING_VERIFICATION],
+        to: "rejected",
+    };
+    decide(admin, id.into_inner(), decision, reason, &pool, mail.get_ref().clone()).await
+}
+
+async fn suspend(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    body: Option<web::Json<ReasonRequest>>,
+    pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
+) -> Result<HttpResponse, AppError> {
+    let reason = checked_reason(body, false)?;
+    let decision = Decision {
+        action: "member.suspend",
+        from: &[ACTIVE],
+        to: "suspended",
+    };
+    decide(admin, id.into_inner(), decision, reason, &pool, mail.get_ref().clone()).await
+}
+
+async fn reinstate(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    body: Option<web::Json<ReasonRequest>>,
+    pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
+) -> Result<HttpResponse, AppError> {
+    let reason = checked_reason(body, false)?;
+    let decision = Decision {
+        action: "member.reinstate",
+        from: &["suspended"],
+        to: ACTIVE,
+    };
+    decide(admin, id.into_inner(), decision, reason, &pool, mail.get_ref().clone()).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleRequest {
+    role: String,
+}
+
+async fn change_role(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    body: web::Json<RoleRequest>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let role = body.into_inner().role;
+    if !ROLES.contains(&role.as_str()) {
+        return Err(AppError::invalid_field(
+            "role",
+            format!("must be one of {}", ROLES.join(", ")),
+        ));
+    }
+    let id = id.into_inner();
+    let member = db::run(&pool, move |conn| {
+        conn.transaction(|conn| {
+            let member = lock(conn, id)?;
+            if member.role == ADMIN && role != ADMIN {
+                // Serialised by locking every admin row: never zero admins.
+                let admins: Vec<Uuid> = members::table
+                    .filter(members::role.eq(ADMIN))
+                    .filter(members::status.eq(ACTIVE))
+                    .select(members::id)
+                    .for_update()
+                    .load(conn)?;
+                if admins.iter().all(|a| *a == id) {
+                    return Err(AppError::conflict(
+                        "The association must keep at least one active admin.",
+                    ));
+                }
+            }
+            let updated: Member = diesel::update(members::table.find(id))
+                .set((members::role.eq(&role), members::updated_at.eq(diesel::dsl::now)))
+                .returning(Member::as_returning())
+                .get_result(conn)?;
+            audit::record(
+                conn,
+                Some(admin.id),
+                "member.role",
+                ("member", &id.to_string()),
+                serde_json::json!({"from": member.role, "to": role}),
+            )?;
+            Ok(updated)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
+}
