@@ -14,7 +14,7 @@ use crate::auth::limits::AuthLimits;
 use crate::auth::tokens::{hash_token, TokenKeys, ACCESS_TOKEN_SECONDS};
 use crate::auth::{password, store as tokens};
 use crate::db::{self, DbPool};
-use crate::email::{outbox, Email, MailContext};
+use crate::email::{outbox, Email, EmailTemplate, MailContext};
 use crate::error::AppError;
 use crate::members::model::{MeView, NewMember, PENDING_APPROVAL, PENDING_VERIFICATION};
 use crate::members::store as members;
@@ -130,24 +130,45 @@ fn queue_verification(
     mail: &MailContext,
     member: &crate::members::model::Member,
 ) -> Result<(), AppError> {
-    tokens::expire_email_tokens(conn, member.id, tokens::VERIFY_EMAIL)?;
-    let token = tokens::create_email_token(
-        conn,
-        member.id,
-        tokens::VERIFY_EMAIL,
-        Duration::hours(VERIFY_VALID_HOURS),
-    )?;
-    let email = Email::render(
-        &VerifyEmail {
-            full_name: member.full_name.clone(),
-            path: format!("/verify-email?token={token}"),
-        },
-        mail,
-        member.mailbox(),
-        format!("verify_email:{}:{}", member.id, Uuid::new_v4()),
-    )?;
-    outbox::queue(conn, &email)?;
-    Ok(())
+    let link = LinkMail {
+        purpose: tokens::VERIFY_EMAIL,
+        valid_for: Duration::hours(VERIFY_VALID_HOURS),
+        page: "/verify-email",
+    };
+    link.queue(conn, mail, member, |path| VerifyEmail {
+        full_name: member.full_name.clone(),
+        path,
+    })
+}
+
+/// A mail with a single-use link: earlier links of the same purpose stop
+/// working, a new token is stored hashed, and the mail carries the token.
+struct LinkMail {
+    purpose: &'static str,
+    valid_for: Duration,
+    /// The page the link opens; its button posts the token.
+    page: &'static str,
+}
+
+impl LinkMail {
+    fn queue<T: EmailTemplate>(
+        &self,
+        conn: &mut diesel::PgConnection,
+        mail: &MailContext,
+        member: &crate::members::model::Member,
+        template: impl FnOnce(String) -> T,
+    ) -> Result<(), AppError> {
+        tokens::expire_email_tokens(conn, member.id, self.purpose)?;
+        let token = tokens::create_email_token(conn, member.id, self.purpose, self.valid_for)?;
+        let email = Email::render(
+            &template(format!("{}?token={token}", self.page)),
+            mail,
+            member.mailbox(),
+            format!("{}:{}:{}", self.purpose, member.id, Uuid::new_v4()),
+        )?;
+        outbox::queue(conn, &email)?;
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -362,23 +383,15 @@ async fn request_password_reset(
             let Some(member) = members::find_by_email(conn, &email)? else {
                 return Ok(());
             };
-            tokens::expire_email_tokens(conn, member.id, tokens::PASSWORD_RESET)?;
-            let token = tokens::create_email_token(
-                conn,
-                member.id,
-                tokens::PASSWORD_RESET,
-                Duration::hours(RESET_VALID_HOURS),
-            )?;
-            let message = Email::render(
-                &PasswordReset {
-                    full_name: member.full_name.clone(),
-                    path: format!("/reset-password?token={token}"),
-                },
-                &mail,
-                member.mailbox(),
-                format!("password_reset:{}:{}", member.id, Uuid::new_v4()),
-            )?;
-            outbox::queue(conn, &message)?;
+            let link = LinkMail {
+                purpose: tokens::PASSWORD_RESET,
+                valid_for: Duration::hours(RESET_VALID_HOURS),
+                page: "/reset-password",
+            };
+            link.queue(conn, &mail, &member, |path| PasswordReset {
+                full_name: member.full_name.clone(),
+                path,
+            })?;
             Ok::<_, AppError>(())
         })
     })
