@@ -49,9 +49,15 @@ impl Checks {
         Some(self.text(field, value, 1, max))
     }
 
+    /// An address mail can be sent to: `user@domain.tld`, nothing exotic
+    /// (no quoted local parts, no IP literals), at most 254 bytes.
     pub fn email(&mut self, field: &str, value: &str) -> String {
         let value = value.trim();
-        if value.len() > 254 || value.parse::<lettre::Address>().is_err() {
+        let plain = !value.contains(['"', '[', ']', ' ', '\\', '(', ')', ',', ';', '<', '>'])
+            && value
+                .rsplit_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        if value.len() > 254 || !plain || value.parse::<lettre::Address>().is_err() {
             self.fail(field, "is not an email address");
         }
         value.to_string()

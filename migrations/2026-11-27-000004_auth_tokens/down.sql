@@ -1,2 +1,3 @@
+ALTER TABLE members DROP COLUMN sessions_valid_after;
 DROP TABLE email_tokens;
 DROP TABLE refresh_tokens;

@@ -26,3 +26,8 @@ CREATE TABLE email_tokens (
     used_at timestamptz
 );
 CREATE INDEX email_tokens_member_idx ON email_tokens (member_id, purpose);
+
+-- Access tokens issued before this moment are refused: set when a password
+-- is reset or changed, or the member is suspended, so a stolen token does
+-- not outlive them by its 15 minutes.
+ALTER TABLE members ADD COLUMN sessions_valid_after timestamptz;

@@ -20,6 +20,9 @@ use crate::members::model::{MeView, NewMember, PENDING_APPROVAL, PENDING_VERIFIC
 use crate::members::store as members;
 
 const VERIFY_VALID_HOURS: i64 = 24;
+const RESEND_ANSWER: &str = "If this address waits for confirmation, a new link is on its way to it.";
+const RESET_ANSWER: &str =
+    "If this address has an account, a message with a link to choose a new password is on its way.";
 const RESET_VALID_HOURS: i64 = 1;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -52,12 +55,10 @@ fn client_address(req: &HttpRequest) -> String {
 }
 
 fn limit_mail_requests(limits: &AuthLimits, req: &HttpRequest) -> Result<(), AppError> {
-    let address = client_address(req);
-    if let Some(wait) = limits.mail_requests_per_address.blocked_for(&address) {
-        return Err(AppError::rate_limited(wait));
+    match limits.mail_requests_per_address.hit(&client_address(req)) {
+        Some(wait) => Err(AppError::rate_limited(wait)),
+        None => Ok(()),
     }
-    limits.mail_requests_per_address.record(&address);
-    Ok(())
 }
 
 async fn register(
@@ -232,6 +233,9 @@ async fn resend_verification(
     let email = checks.email("email", &body.email);
     checks.finish()?;
     limit_mail_requests(&limits, &req)?;
+    if limits.mail_per_account.hit(&email.to_lowercase()).is_some() {
+        return Ok(accepted(RESEND_ANSWER));
+    }
     let mail = mail.get_ref().clone();
     db::run(&pool, move |conn| {
         conn.transaction(|conn| match members::find_by_email(conn, &email)? {
@@ -273,15 +277,25 @@ async fn login(
     let body = body.into_inner();
     let account = body.email.trim().to_lowercase();
     let address = client_address(&req);
-    if account.is_empty() || body.password.is_empty() || body.password.len() > 4 * password::MAX_LENGTH {
+    if account.is_empty()
+        || account.len() > 254
+        || body.password.is_empty()
+        || body.password.len() > 4 * password::MAX_LENGTH
+    {
         return Err(wrong_credentials());
     }
-    let waits = [
-        limits.login_per_account.blocked_for(&account),
-        limits.login_per_address.blocked_for(&address),
-    ];
-    if let Some(wait) = waits.into_iter().flatten().max() {
-        return Err(AppError::rate_limited(wait));
+    // Counted before the password is checked, so a burst of parallel
+    // guesses cannot all slip under the limit; a success is forgiven.
+    let account_wait = limits.login_per_account.hit(&account);
+    let address_wait = limits.login_per_address.hit(&address);
+    if account_wait.is_some() || address_wait.is_some() {
+        if account_wait.is_none() {
+            limits.login_per_account.forgive(&account);
+        }
+        if address_wait.is_none() {
+            limits.login_per_address.forgive(&address);
+        }
+        return Err(AppError::rate_limited(account_wait.max(address_wait).unwrap_or(1)));
     }
 
     let lookup = account.clone();
@@ -289,11 +303,10 @@ async fn login(
     let stored = member.as_ref().map(|m| m.password_hash.clone());
     let matches = password::verify(SecretString::from(body.password), stored).await?;
     let Some(member) = member.filter(|_| matches) else {
-        limits.login_per_account.record(&account);
-        limits.login_per_address.record(&address);
         return Err(wrong_credentials());
     };
     limits.login_per_account.clear(&account);
+    limits.login_per_address.forgive(&address);
 
     let access = keys.issue_access(member.id)?;
     let refresh = db::run(&pool, move |conn| {
@@ -377,6 +390,9 @@ async fn request_password_reset(
     let email = checks.email("email", &body.email);
     checks.finish()?;
     limit_mail_requests(&limits, &req)?;
+    if limits.mail_per_account.hit(&email.to_lowercase()).is_some() {
+        return Ok(accepted(RESET_ANSWER));
+    }
     let mail = mail.get_ref().clone();
     db::run(&pool, move |conn| {
         conn.transaction(|conn| {
@@ -396,9 +412,7 @@ async fn request_password_reset(
         })
     })
     .await?;
-    Ok(accepted(
-        "If this address has an account, a message with a link to choose a new password is on its way.",
-    ))
+    Ok(accepted(RESET_ANSWER))
 }
 
 #[derive(Deserialize)]
@@ -408,18 +422,30 @@ pub struct ConfirmResetRequest {
 }
 
 async fn confirm_password_reset(
+    req: HttpRequest,
     body: web::Json<ConfirmResetRequest>,
     pool: web::Data<DbPool>,
+    limits: web::Data<AuthLimits>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
+    limit_mail_requests(&limits, &req)?;
     if body.new_password.chars().count() < password::MIN_LENGTH
         || body.new_password.chars().count() > password::MAX_LENGTH
     {
         let message = password::policy_violation(&body.new_password, "").unwrap_or_default();
         return Err(AppError::invalid_field("new_password", message));
     }
-    let new_hash = password::hash(SecretString::from(body.new_password.clone())).await?;
     let token_hash = hash_token(body.token.trim());
+    // A cheap look first: no one keeps the hashing slots busy with made-up tokens.
+    let lookup = token_hash.clone();
+    if !db::run(&pool, move |conn| {
+        tokens::email_token_is_usable(conn, &lookup, tokens::PASSWORD_RESET)
+    })
+    .await?
+    {
+        return Err(invalid_token());
+    }
+    let new_hash = password::hash(SecretString::from(body.new_password.clone())).await?;
     let new_password = SecretString::from(body.new_password);
     db::run(&pool, move |conn| {
         conn.transaction(|conn| {
@@ -430,7 +456,7 @@ async fn confirm_password_reset(
                 return Err(AppError::invalid_field("new_password", problem));
             }
             members::set_password_hash(conn, member.id, &new_hash)?;
-            tokens::revoke_all_for_member(conn, member.id)?;
+            tokens::end_sessions(conn, member.id)?;
             Ok(())
         })
     })

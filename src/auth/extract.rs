@@ -39,8 +39,15 @@ async fn current(req: HttpRequest) -> Result<Member, AppError> {
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("DbPool missing from app data")))?;
     let member = db::run(pool, move |conn| store::find(conn, claims.sub)).await?;
     match member {
-        Some(member) if member.status != DELETED => Ok(member),
-        _ => Err(AppError::unauthorized().with_detail("The access token is not valid.")),
+        Some(member)
+            if member.status != DELETED
+                && member
+                    .sessions_valid_after
+                    .is_none_or(|after| claims.iat_ms >= after.timestamp_millis()) =>
+        {
+            Ok(member)
+        }
+        _ => Err(AppError::unauthorized().with_detail("The access token is not valid; sign in again.")),
     }
 }
 

@@ -21,35 +21,54 @@ impl SlidingWindow {
         }
     }
 
-    /// `Some(seconds)` to wait when `key` is at its limit.
-    pub fn blocked_for(&self, key: &str) -> Option<u64> {
+    /// Counts an attempt for `key`, checking and recording under one lock so
+    /// parallel requests cannot all slip under the limit; `Some(seconds)` to
+    /// wait, and nothing recorded, when the key is at its limit.
+    pub fn hit(&self, key: &str) -> Option<u64> {
+        let key = bounded(key);
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let queue = events.get_mut(key)?;
-        while queue.front().is_some_and(|t| now.duration_since(*t) > self.window) {
-            queue.pop_front();
-        }
-        if queue.len() < self.limit {
-            return None;
-        }
-        let oldest = *queue.front()?;
-        Some(self.window.saturating_sub(now.duration_since(oldest)).as_secs().max(1))
-    }
-
-    pub fn record(&self, key: &str) {
-        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
+        let window = self.window;
         if events.len() > 100_000 {
             // Bounded memory under a flood of distinct keys: forget stale ones.
-            let window = self.window;
             events.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) <= window));
         }
-        events.entry(key.to_string()).or_default().push_back(now);
+        let queue = events.entry(key).or_default();
+        while queue.front().is_some_and(|t| now.duration_since(*t) > window) {
+            queue.pop_front();
+        }
+        if queue.len() >= self.limit {
+            let oldest = *queue.front()?;
+            return Some(window.saturating_sub(now.duration_since(oldest)).as_secs().max(1));
+        }
+        queue.push_back(now);
+        None
+    }
+
+    /// Takes back the latest attempt of `key` (it succeeded).
+    pub fn forgive(&self, key: &str) {
+        if let Some(queue) = self
+            .events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&bounded(key))
+        {
+            queue.pop_back();
+        }
     }
 
     pub fn clear(&self, key: &str) {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&bounded(key));
     }
+}
+
+/// Keys are emails and addresses; a longer one is cut, so no request can
+/// make the limiter hold much memory.
+fn bounded(key: &str) -> String {
+    key.chars().take(256).collect()
 }
 
 /// The service's limits.
@@ -60,6 +79,10 @@ pub struct AuthLimits {
     pub login_per_address: SlidingWindow,
     /// Registration, resend and reset requests per client address: 20 an hour.
     pub mail_requests_per_address: SlidingWindow,
+    /// Verification and reset mail per account: 5 an hour, beyond which
+    /// requests are answered as usual but send nothing, so no one can flood
+    /// a member's mailbox from many addresses.
+    pub mail_per_account: SlidingWindow,
 }
 
 impl Default for AuthLimits {
@@ -69,6 +92,7 @@ impl Default for AuthLimits {
             login_per_account: SlidingWindow::new(20, hour),
             login_per_address: SlidingWindow::new(50, hour),
             mail_requests_per_address: SlidingWindow::new(20, hour),
+            mail_per_account: SlidingWindow::new(5, hour),
         }
     }
 }
@@ -81,15 +105,28 @@ mod tests {
     fn the_limit_blocks_until_the_window_passes() {
         let window = SlidingWindow::new(3, Duration::from_millis(200));
         for _ in 0..3 {
-            assert!(window.blocked_for("a").is_none());
-            window.record("a");
+            assert!(window.hit("a").is_none());
         }
-        assert!(window.blocked_for("a").is_some());
-        assert!(window.blocked_for("b").is_none(), "per key");
+        assert!(window.hit("a").is_some());
+        assert!(window.hit("b").is_none(), "per key");
         std::thread::sleep(Duration::from_millis(250));
-        assert!(window.blocked_for("a").is_none());
-        window.record("a");
+        assert!(window.hit("a").is_none());
+        window.hit("a");
+        window.hit("a");
         window.clear("a");
-        assert!(window.blocked_for("a").is_none());
+        assert!(window.hit("a").is_none());
+    }
+
+    #[test]
+    fn a_hit_checks_and_records_at_once_and_can_be_forgiven() {
+        let window = SlidingWindow::new(2, Duration::from_secs(60));
+        assert!(window.hit("k").is_none());
+        assert!(window.hit("k").is_none());
+        assert!(window.hit("k").is_some(), "the third is refused");
+        window.forgive("k");
+        assert!(window.hit("k").is_none(), "a forgiven attempt frees a place");
+        let long = "x".repeat(10_000);
+        assert!(window.hit(&long).is_none());
+        assert!(window.events.lock().unwrap().keys().all(|k| k.len() <= 256));
     }
 }

@@ -52,6 +52,18 @@ pub fn consume_email_token(conn: &mut PgConnection, token_hash: &[u8], purpose: 
     Ok(Some(member_id))
 }
 
+/// Whether a mailed token would be accepted now (without using it up).
+pub fn email_token_is_usable(conn: &mut PgConnection, token_hash: &[u8], purpose: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        email_tokens::table
+            .filter(email_tokens::token_hash.eq(token_hash))
+            .filter(email_tokens::purpose.eq(purpose))
+            .filter(email_tokens::used_at.is_null())
+            .filter(email_tokens::expires_at.gt(diesel::dsl::now)),
+    ))
+    .get_result(conn)
+}
+
 /// Earlier unused tokens of the same purpose stop working when a new one is sent.
 pub fn expire_email_tokens(conn: &mut PgConnection, member_id: Uuid, purpose: &str) -> QueryResult<usize> {
     diesel::update(
@@ -121,6 +133,17 @@ pub fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> QueryResult<us
     )
     .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
     .execute(conn)
+}
+
+/// Ends every session of the member: refresh tokens revoked, and access
+/// tokens issued until now refused (see `extract.rs`).
+pub fn end_sessions(conn: &mut PgConnection, member_id: Uuid) -> QueryResult<()> {
+    use crate::db::schema::members;
+    diesel::update(members::table.find(member_id))
+        .set(members::sessions_valid_after.eq(diesel::dsl::now))
+        .execute(conn)?;
+    revoke_all_for_member(conn, member_id)?;
+    Ok(())
 }
 
 pub fn revoke_all_for_member(conn: &mut PgConnection, member_id: Uuid) -> QueryResult<usize> {

@@ -22,6 +22,10 @@ pub struct AccessClaims {
     pub aud: String,
     pub sub: Uuid,
     pub iat: i64,
+    /// `iat` to the millisecond, so a token issued just after a password
+    /// reset is told from one issued just before it (see `extract.rs`).
+    #[serde(default)]
+    pub iat_ms: i64,
     pub exp: i64,
     pub typ: String,
 }
@@ -41,12 +45,14 @@ impl TokenKeys {
     }
 
     pub fn issue_access(&self, member_id: Uuid) -> Result<String, AppError> {
-        let now = Utc::now().timestamp();
+        let issued = Utc::now();
+        let now = issued.timestamp();
         let claims = AccessClaims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             sub: member_id,
             iat: now,
+            iat_ms: issued.timestamp_millis(),
             exp: now + ACCESS_TOKEN_SECONDS,
             typ: ACCESS_TYPE.into(),
         };

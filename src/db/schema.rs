@@ -64,6 +64,7 @@ diesel::table! {
         email_verified_at -> Nullable<Timestamptz>,
         approved_at -> Nullable<Timestamptz>,
         deleted_at -> Nullable<Timestamptz>,
+        sessions_valid_after -> Nullable<Timestamptz>,
     }
 }
 

@@ -192,6 +192,25 @@ async fn get_member(
     Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
 }
 
+/// Locks every active admin, always in the same order, and checks that the
+/// actor is still one of them. Concurrent decisions by two admins (each
+/// suspending or demoting the other) then run one after the other, and the
+/// second finds its actor no longer an admin: the association never ends up
+/// with none.
+fn lock_admins(conn: &mut PgConnection, actor: Uuid) -> Result<Vec<Uuid>, AppError> {
+    let admins: Vec<Uuid> = members::table
+        .filter(members::role.eq(ADMIN))
+        .filter(members::status.eq(ACTIVE))
+        .select(members::id)
+        .order(members::id)
+        .for_update()
+        .load(conn)?;
+    if !admins.contains(&actor) {
+        return Err(AppError::forbidden().with_detail("Only board admins may do this."));
+    }
+    Ok(admins)
+}
+
 /// The member, locked until the decision commits; 404 for none or deleted.
 fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Member, AppError> {
     members::table
@@ -228,6 +247,7 @@ async fn decide(
 ) -> Result<HttpResponse, AppError> {
     let member = db::run(pool, move |conn| {
         conn.transaction(|conn| {
+            lock_admins(conn, admin.id)?;
             let member = lock(conn, id)?;
             if !decision.from.contains(&member.status.as_str()) {
                 return Err(conflict_with_status(
@@ -269,7 +289,7 @@ async fn decide(
                     format!("rejected:{id}:{}", Uuid::new_v4()),
                 )?),
                 "suspended" => {
-                    tokens::revoke_all_for_member(conn, id)?;
+                    tokens::end_sessions(conn, id)?;
                     None
                 }
                 _ => None,
@@ -391,20 +411,13 @@ async fn change_role(
     let id = id.into_inner();
     let member = db::run(&pool, move |conn| {
         conn.transaction(|conn| {
+            let admins = lock_admins(conn, admin.id)?;
             let member = lock(conn, id)?;
-            if member.role == ADMIN && role != ADMIN {
-                // Serialised by locking every admin row: never zero admins.
-                let admins: Vec<Uuid> = members::table
-                    .filter(members::role.eq(ADMIN))
-                    .filter(members::status.eq(ACTIVE))
-                    .select(members::id)
-                    .for_update()
-                    .load(conn)?;
-                if admins.iter().all(|a| *a == id) {
-                    return Err(AppError::conflict(
-                        "The association must keep at least one active admin.",
-                    ));
-                }
+            // Never zero admins: the admin rows are locked above.
+            if member.role == ADMIN && role != ADMIN && admins.iter().all(|a| *a == id) {
+                return Err(AppError::conflict(
+                    "The association must keep at least one active admin.",
+                ));
             }
             let updated: Member = diesel::update(members::table.find(id))
                 .set((members::role.eq(&role), members::updated_at.eq(diesel::dsl::now)))

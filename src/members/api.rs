@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::audit;
 use crate::auth::extract::CurrentMember;
+use crate::auth::limits::AuthLimits;
 use crate::auth::{password, store as tokens};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
@@ -35,8 +36,14 @@ async fn change_password(
     CurrentMember(member): CurrentMember,
     body: web::Json<ChangePassword>,
     pool: web::Data<DbPool>,
+    limits: web::Data<AuthLimits>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
+    // Guesses at the current password count as failed logins.
+    let account = member.email.to_lowercase();
+    if let Some(wait) = limits.login_per_account.hit(&account) {
+        return Err(AppError::rate_limited(wait));
+    }
     if let Some(problem) = password::policy_violation(&body.new_password, &member.email) {
         return Err(AppError::invalid_field("new_password", problem));
     }
@@ -55,7 +62,7 @@ async fn change_password(
     db::run(&pool, move |conn| {
         conn.transaction(|conn| {
             store::set_password_hash(conn, member.id, &new_hash)?;
-            tokens::revoke_all_for_member(conn, member.id)?;
+            tokens::end_sessions(conn, member.id)?;
             audit::record(
                 conn,
                 Some(member.id),

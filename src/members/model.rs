@@ -29,6 +29,7 @@ pub struct Member {
     pub email_verified_at: Option<DateTime<Utc>>,
     pub approved_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    pub sessions_valid_after: Option<DateTime<Utc>>,
 }
 
 impl Member {
@@ -41,9 +42,12 @@ impl Member {
     }
 
     /// "Name <address>", for mail.
+    /// Built by lettre, which quotes and escapes any name correctly.
     pub fn mailbox(&self) -> String {
-        let name = self.full_name.replace(['"', '<', '>', '\r', '\n'], " ");
-        format!("\"{}\" <{}>", name.trim(), self.email)
+        match self.email.parse::<lettre::Address>() {
+            Ok(address) => lettre::message::Mailbox::new(Some(self.full_name.clone()), address).to_string(),
+            Err(_) => self.email.clone(),
+        }
     }
 }
 

@@ -345,6 +345,32 @@ async fn a_password_reset_changes_the_password_and_ends_every_session() {
         401,
     )
     .await;
+    // The access token from before the reset is refused at once, not in 15 minutes.
+    let old_access = session["access_token"].as_str().unwrap();
+    problem(get_me(&app, old_access).await, 401).await;
+}
+
+#[tokio::test]
+async fn any_name_is_mailed_safely_and_no_mailbox_can_be_flooded() {
+    let smtp = TestSmtp::start();
+    let app = accounts_app(&smtp).await;
+    let mut odd = registration("zainab@example.org");
+    odd["full_name"] = json!("Zainab \"Zee\" <Khan> \\");
+    let response = app.post_json("/api/v1/auth/register", &odd).await;
+    assert_eq!(response.status(), 202);
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0].to, vec!["zainab@example.org".to_string()]);
+
+    // Many reset requests for one account: the same answer, at most five mails an hour.
+    for _ in 0..8 {
+        let response = app
+            .post_json("/api/v1/auth/password-reset", &json!({"email": "zainab@example.org"}))
+            .await;
+        assert_eq!(response.status(), 202);
+    }
+    smtp.wait_for(6).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 6, "one verification and five resets");
 }
 
 #[tokio::test]
