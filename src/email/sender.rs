@@ -222,7 +222,7 @@ impl Sender {
             }
             // Delivered messages are written as the batch goes, not only at
             // its end: a crash then re-sends at most a second's worth.
-            if record.sent.len() >= 50 || (!record.sent.is_empty() && last_write.elapsed() > Duration::from_secs(1)) {
+            if record.sent.len() >= 250 || (!record.sent.is_empty() && last_write.elapsed() > Duration::from_secs(1)) {
                 let sent = std::mem::take(&mut record.sent);
                 self.record(
                     token,
