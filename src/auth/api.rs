@@ -222,6 +222,20 @@ pub struct EmailRequest {
     email: String,
 }
 
+/// The address of a request that sends mail to an account (resend,
+/// reset): checked, and limited per client address (429) and per account
+/// (`None`: answer as usual, send nothing).
+fn mail_request_email(req: &HttpRequest, body: &EmailRequest, limits: &AuthLimits) -> Result<Option<String>, AppError> {
+    let mut checks = Checks::default();
+    let email = checks.email("email", &body.email);
+    checks.finish()?;
+    limit_mail_requests(limits, req)?;
+    if limits.mail_per_account.hit(&email.to_lowercase()).is_some() {
+        return Ok(None);
+    }
+    Ok(Some(email))
+}
+
 async fn resend_verification(
     req: HttpRequest,
     body: web::Json<EmailRequest>,
@@ -229,13 +243,9 @@ async fn resend_verification(
     mail: web::Data<MailContext>,
     limits: web::Data<AuthLimits>,
 ) -> Result<HttpResponse, AppError> {
-    let mut checks = Checks::default();
-    let email = checks.email("email", &body.email);
-    checks.finish()?;
-    limit_mail_requests(&limits, &req)?;
-    if limits.mail_per_account.hit(&email.to_lowercase()).is_some() {
+    let Some(email) = mail_request_email(&req, &body, &limits)? else {
         return Ok(accepted(RESEND_ANSWER));
-    }
+    };
     let mail = mail.get_ref().clone();
     db::run(&pool, move |conn| {
         conn.transaction(|conn| match members::find_by_email(conn, &email)? {
@@ -386,13 +396,9 @@ async fn request_password_reset(
     mail: web::Data<MailContext>,
     limits: web::Data<AuthLimits>,
 ) -> Result<HttpResponse, AppError> {
-    let mut checks = Checks::default();
-    let email = checks.email("email", &body.email);
-    checks.finish()?;
-    limit_mail_requests(&limits, &req)?;
-    if limits.mail_per_account.hit(&email.to_lowercase()).is_some() {
+    let Some(email) = mail_request_email(&req, &body, &limits)? else {
         return Ok(accepted(RESET_ANSWER));
-    }
+    };
     let mail = mail.get_ref().clone();
     db::run(&pool, move |conn| {
         conn.transaction(|conn| {

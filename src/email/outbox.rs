@@ -232,37 +232,14 @@ pub fn unsent_stats(conn: &mut PgConnection) -> QueryResult<QueueStats> {
     })
 }
 
+/// Every status counted, `sent` too (for `karvan outbox status`).
 pub fn stats(conn: &mut PgConnection) -> QueryResult<QueueStats> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = BigInt)]
-        pending: i64,
-        #[diesel(sql_type = BigInt)]
-        sending: i64,
-        #[diesel(sql_type = BigInt)]
-        sent: i64,
-        #[diesel(sql_type = BigInt)]
-        failed: i64,
-        #[diesel(sql_type = Double)]
-        oldest: f64,
-    }
-    let row: Row = diesel::sql_query(
-        "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, \
-                count(*) FILTER (WHERE status = 'sending') AS sending, \
-                count(*) FILTER (WHERE status = 'sent') AS sent, \
-                count(*) FILTER (WHERE status = 'failed') AS failed, \
-                coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending')), 0)::float8 \
-                  AS oldest \
-         FROM email_outbox",
-    )
-    .get_result(conn)?;
-    Ok(QueueStats {
-        pending: row.pending,
-        sending: row.sending,
-        sent: row.sent,
-        failed: row.failed,
-        oldest_pending_age_seconds: row.oldest,
-    })
+    let mut stats = unsent_stats(conn)?;
+    stats.sent = email_outbox::table
+        .filter(email_outbox::status.eq("sent"))
+        .count()
+        .get_result(conn)?;
+    Ok(stats)
 }
 
 /// How many rows a drain would send now.

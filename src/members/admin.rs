@@ -16,7 +16,7 @@ use crate::db::{self, DbPool};
 use crate::email::{outbox, Email, MailContext};
 use crate::error::AppError;
 use crate::members::emails::{ApplicationRejected, Welcome};
-use crate::members::model::{Member, ACTIVE, ADMIN, DELETED, PENDING_APPROVAL, PENDING_VERIFICATION};
+use crate::members::model::{MeView, Member, ACTIVE, ADMIN, DELETED, PENDING_APPROVAL, PENDING_VERIFICATION};
 
 pub const STATUSES: [&str; 6] = [
     PENDING_VERIFICATION,
@@ -41,36 +41,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/admin/members/{id}/reinstate").post(reinstate));
 }
 
-/// The full record, as admins see it.
+/// The full record, as admins see it: what the member sees, and more.
 #[derive(Debug, Serialize)]
 pub struct AdminMemberView {
-    pub id: Uuid,
-    pub email: String,
-    pub full_name: String,
-    pub status: String,
-    pub role: String,
-    pub graduation_year: Option<i32>,
-    pub university: Option<String>,
-    pub country: Option<String>,
-    pub created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub record: MeView,
     pub email_verified_at: Option<DateTime<Utc>>,
-    pub approved_at: Option<DateTime<Utc>>,
 }
 
 impl From<Member> for AdminMemberView {
     fn from(m: Member) -> Self {
+        let email_verified_at = m.email_verified_at;
         Self {
-            id: m.id,
-            email: m.email,
-            full_name: m.full_name,
-            status: m.status,
-            role: m.role,
-            graduation_year: m.graduation_year,
-            university: m.university,
-            country: m.country,
-            created_at: m.created_at,
-            email_verified_at: m.email_verified_at,
-            approved_at: m.approved_at,
+            record: MeView::from(m),
+            email_verified_at,
         }
     }
 }
