@@ -102,6 +102,7 @@ impl Application {
                 .configure(extractor_errors)
                 .configure(routes)
                 .default_service(web::to(not_found))
+                .wrap(from_fn(crate::auth::csrf::ensure_token))
                 .wrap(from_fn(pages::error_responses))
                 .wrap(from_fn(crate::metrics::track_requests))
                 .wrap(security_headers())
@@ -198,6 +199,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/metrics").get(health::metrics))
         .service(web::resource("/static/{name}").get(pages::static_asset))
         .configure(auth::api::routes)
+        .configure(auth::web::routes)
         .configure(members::api::routes)
         .configure(members::admin::routes)
         .configure(email::admin::routes)
@@ -258,6 +260,7 @@ mod tests {
             App::new()
                 .configure(extractor_errors)
                 .service(web::resource("/api/v1/probe").post(echo))
+                .wrap(from_fn(crate::auth::csrf::ensure_token))
                 .wrap(from_fn(pages::error_responses)),
         )
         .await;

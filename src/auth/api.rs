@@ -186,9 +186,19 @@ async fn verify_email(
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
-    let token_hash = hash_token(body.token.trim());
-    let mail = mail.get_ref().clone();
-    let member = db::run(&pool, move |conn| {
+    let member = verify_email_token(&pool, mail.get_ref().clone(), &body.token).await?;
+    Ok(HttpResponse::Ok().json(MeView::from(member)))
+}
+
+/// Uses up a verification token: the member moves on to the board's
+/// approval, and every active admin is told. Shared by the API and the page.
+pub async fn verify_email_token(
+    pool: &DbPool,
+    mail: MailContext,
+    token: &str,
+) -> Result<crate::members::model::Member, AppError> {
+    let token_hash = hash_token(token.trim());
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let member_id =
                 tokens::consume_email_token(conn, &token_hash, tokens::VERIFY_EMAIL)?.ok_or_else(invalid_token)?;
@@ -213,8 +223,7 @@ async fn verify_email(
             Ok::<_, AppError>(member)
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(MeView::from(member)))
+    .await
 }
 
 #[derive(Deserialize)]

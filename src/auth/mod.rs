@@ -2,9 +2,11 @@
 //! `/api/v1/auth/*` endpoints (DESIGN.md, mechanism 6).
 
 pub mod api;
+pub mod csrf;
 pub mod emails;
 pub mod extract;
 pub mod limits;
 pub mod password;
 pub mod store;
 pub mod tokens;
+pub mod web;

@@ -380,3 +380,75 @@ async fn me_needs_a_valid_token() {
     problem(app.get("/api/v1/me").await, 401).await;
     problem(get_me(&app, "not.a.token").await, 401).await;
 }
+
+/// The value of the hidden `name` field in a page's form.
+fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in\n{html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn the_mailed_link_opens_a_page_whose_button_verifies_and_a_scanner_verifies_nothing() {
+    let smtp = TestSmtp::start();
+    let app = accounts_app(&smtp).await;
+    app.post_json("/api/v1/auth/register", &registration("hina@example.org"))
+        .await;
+    let token = smtp.wait_for(1).await[0].link_token("/verify-email");
+    let status = || -> String {
+        use karvan::db::schema::members::dsl::*;
+        members.select(status).first(&mut app.conn()).unwrap()
+    };
+
+    // A link scanner (or the member, twice) only opens the page.
+    for _ in 0..2 {
+        let page = app.get(&format!("/verify-email?token={token}")).await;
+        assert_eq!(page.status(), 200);
+    }
+    assert_eq!(status(), "pending_verification");
+    let page = app
+        .get(&format!("/verify-email?token={token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Confirm my email address"));
+    assert_eq!(hidden_field(&page, "token"), token);
+    let csrf = hidden_field(&page, "csrf_token");
+
+    // A form posted from elsewhere (no matching token) is refused.
+    let forged = app
+        .client
+        .post(format!("{}/verify-email", app.address))
+        .form(&[("csrf_token", "forged"), ("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(forged.text().await.unwrap().contains("did not come from this site"));
+    assert_eq!(status(), "pending_verification");
+
+    let confirmed = app
+        .client
+        .post(format!("{}/verify-email", app.address))
+        .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 200);
+    assert!(confirmed.text().await.unwrap().contains("Your address is confirmed"));
+    assert_eq!(status(), "pending_approval");
+
+    let again = app
+        .client
+        .post(format!("{}/verify-email", app.address))
+        .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert!(again.text().await.unwrap().contains("This link cannot be used"));
+}
