@@ -421,34 +421,28 @@ async fn the_mailed_link_opens_a_page_whose_button_verifies_and_a_scanner_verifi
 
     // A form posted from elsewhere (no matching token) is refused.
     let forged = app
-        .client
-        .post(format!("{}/verify-email", app.address))
-        .form(&[("csrf_token", "forged"), ("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/verify-email", &[("csrf_token", "forged"), ("token", token.as_str())])
+        .await;
     assert_eq!(forged.status(), 403);
     assert!(forged.text().await.unwrap().contains("did not come from this site"));
     assert_eq!(status(), "pending_verification");
 
     let confirmed = app
-        .client
-        .post(format!("{}/verify-email", app.address))
-        .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/verify-email",
+            &[("csrf_token", csrf.as_str()), ("token", token.as_str())],
+        )
+        .await;
     assert_eq!(confirmed.status(), 200);
     assert!(confirmed.text().await.unwrap().contains("Your address is confirmed"));
     assert_eq!(status(), "pending_approval");
 
     let again = app
-        .client
-        .post(format!("{}/verify-email", app.address))
-        .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/verify-email",
+            &[("csrf_token", csrf.as_str()), ("token", token.as_str())],
+        )
+        .await;
     assert_eq!(again.status(), 200);
     assert!(again.text().await.unwrap().contains("This link cannot be used"));
 }

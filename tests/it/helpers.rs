@@ -332,6 +332,16 @@ impl TestApp {
             .expect("the request is answered")
     }
 
+    /// A web form, as a browser posts it (with the client's cookies).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .form(fields)
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.address))
