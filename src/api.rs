@@ -94,9 +94,25 @@ impl Pagination {
 
 /// `{"items": [...], "page": 1, "per_page": 20, "total": N}`.
 #[derive(Debug, Serialize)]
-pub struct ListPage<T: Serialize> {
+pub struct ListPage<T> {
     pub items: Vec<T>,
     pub page: i64,
     pub per_page: i64,
     pub total: i64,
+}
+
+impl<T> ListPage<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> ListPage<U> {
+        ListPage {
+            items: self.items.into_iter().map(f).collect(),
+            page: self.page,
+            per_page: self.per_page,
+            total: self.total,
+        }
+    }
+
+    /// Whether a page follows this one (for "next" links on pages).
+    pub fn has_next(&self) -> bool {
+        self.page * self.per_page < self.total
+    }
 }

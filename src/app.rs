@@ -67,6 +67,7 @@ impl Application {
         let metrics = web::Data::new(Metrics::new());
         let site = web::Data::new(SiteInfo {
             association_name: settings.association_name.clone(),
+            time_zone: settings.time_zone,
         });
         let mail_context = MailContext {
             association_name: settings.association_name.clone(),
@@ -79,7 +80,7 @@ impl Application {
             .clone()
             .ok_or_else(|| anyhow::anyhow!("KARVAN_JWT_SECRET: no secret was resolved"))?;
         let token_keys = web::Data::new(TokenKeys::new(&jwt_secret));
-        let auth_limits = web::Data::new(AuthLimits::default());
+        let auth_limits = web::Data::new(AuthLimits::new(settings.trusted_proxies.clone()));
 
         let sender = Sender::new(
             pool.clone(),
@@ -104,6 +105,7 @@ impl Application {
                 .default_service(web::to(not_found))
                 .wrap(from_fn(crate::auth::csrf::ensure_token))
                 .wrap(from_fn(pages::error_responses))
+                .wrap(from_fn(crate::auth::session::refresh_silently))
                 .wrap(from_fn(crate::metrics::track_requests))
                 .wrap(security_headers())
                 .wrap(from_fn(request_id_header))
@@ -201,8 +203,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(auth::api::routes)
         .configure(auth::web::routes)
         .configure(members::api::routes)
+        .configure(members::web::routes)
         .configure(members::admin::routes)
+        .configure(members::admin_web::routes)
         .configure(email::admin::routes)
+        .configure(email::admin_web::routes)
         .configure(audit::routes);
 }
 

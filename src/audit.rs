@@ -7,11 +7,15 @@ use diesel::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
 
+use askama::Template;
+
 use crate::api::{ListPage, Pagination};
 use crate::auth::extract::AdminMember;
+use crate::auth::session::Page;
 use crate::db::schema::{audit_log, members};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::pages::{local_time, render, Layout};
 
 /// Records `action` by `actor` (`None`: the system or a CLI command) on a target.
 pub fn record(
@@ -67,7 +71,59 @@ pub fn list(conn: &mut PgConnection, page: i64, per_page: i64) -> QueryResult<(V
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/admin/audit-log").get(list_api));
+    cfg.service(web::resource("/api/v1/admin/audit-log").get(list_api))
+        .service(web::resource("/admin/audit").get(audit_page));
+}
+
+struct EntryRow {
+    at: String,
+    actor: String,
+    action: String,
+    target: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin/audit.html")]
+struct AuditPage {
+    layout: Layout,
+    entries: ListPage<EntryRow>,
+}
+
+/// `/admin/audit`: who did what, newest first.
+async fn audit_page(
+    page: Page,
+    query: web::Query<Pagination>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    page.admin()?;
+    let (number, per_page) = query.into_inner().checked()?;
+    let (items, total) = db::run(&pool, move |conn| list(conn, number, per_page)).await?;
+    let zone = page.time_zone();
+    let entries = ListPage {
+        items,
+        page: number,
+        per_page,
+        total,
+    }
+    .map(|e| EntryRow {
+        at: local_time(e.at, zone),
+        actor: e.actor.unwrap_or_else(|| "system".into()),
+        action: e.action,
+        target: match (e.target_type, e.target_id) {
+            (Some(kind), Some(id)) => format!("{kind} {id}"),
+            (Some(kind), None) => kind,
+            _ => String::new(),
+        },
+        details: match &e.details {
+            serde_json::Value::Object(map) if map.is_empty() => String::new(),
+            details => details.to_string(),
+        },
+    });
+    render(&AuditPage {
+        layout: page.layout("Audit log"),
+        entries,
+    })
 }
 
 async fn list_api(

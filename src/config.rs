@@ -62,6 +62,9 @@ pub struct Settings {
     pub db_pool_timeout: Duration,
     /// HTTP worker threads; `None`: one per core.
     pub workers: Option<usize>,
+    /// Reverse proxies whose `X-Forwarded-For` tells the client's address
+    /// (for the per-address limits); empty: the peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub mail: MailSettings,
 }
 
@@ -234,6 +237,23 @@ impl Settings {
             Some(_) => Some(parse_number(&get, "KARVAN_WORKERS", 1, 1, 1024)? as usize),
         };
 
+        let trusted_proxies = match get("KARVAN_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    a.parse::<std::net::IpAddr>().map_err(|_| {
+                        ConfigError::new(
+                            "KARVAN_TRUSTED_PROXIES",
+                            format!("'{a}' is not an IP address (write them comma-separated, like 127.0.0.1,::1)"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
         let mail = MailSettings {
             smtp_timeout: Duration::from_millis(parse_number(&get, "KARVAN_SMTP_TIMEOUT_MS", 10_000, 100, 600_000)?),
             concurrency: parse_number(&get, "KARVAN_SMTP_CONCURRENCY", 4, 1, 256)? as usize,
@@ -288,6 +308,7 @@ impl Settings {
             db_pool_size,
             db_pool_timeout,
             workers,
+            trusted_proxies,
             mail,
         })
     }

@@ -9,10 +9,9 @@ use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::tokens::new_opaque_token;
-use crate::email::MailContext;
 use crate::error::AppError;
 
 pub const COOKIE: &str = "karvan_csrf";
@@ -26,16 +25,14 @@ pub async fn ensure_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if req.path().starts_with("/api/") || matches!(req.path(), "/healthz" | "/readyz" | "/metrics") {
+    if !crate::pages::is_page(req.path()) {
         return next.call(req).await;
     }
     let existing = req
         .cookie(COOKIE)
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 43 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    let secure = req
-        .app_data::<web::Data<MailContext>>()
-        .is_some_and(|m| m.public_url.scheme() == "https");
+    let secure = crate::auth::session::secure_cookies(req.request());
     let (token, fresh) = match existing {
         Some(token) => (token, false),
         None => (new_opaque_token().0, true),

@@ -30,10 +30,17 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 
 async fn current(req: HttpRequest) -> Result<Member, AppError> {
     let token = bearer(&req).ok_or_else(|| AppError::unauthorized().with_detail("Send an access token."))?;
+    member_for_token(&req, &token).await
+}
+
+/// The member an access token speaks for, checked fully (signature, claims,
+/// and that the member's sessions were not ended after it was issued).
+/// Shared by the bearer header of the API and the session cookie of pages.
+pub async fn member_for_token(req: &HttpRequest, token: &str) -> Result<Member, AppError> {
     let keys = req
         .app_data::<web::Data<TokenKeys>>()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("TokenKeys missing from app data")))?;
-    let claims = keys.verify_access(&token)?;
+    let claims = keys.verify_access(token)?;
     let pool = req
         .app_data::<web::Data<DbPool>>()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("DbPool missing from app data")))?;

@@ -3,8 +3,11 @@
 //! its own, so N replicas allow at most N times the bound.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
 
 pub struct SlidingWindow {
     limit: usize,
@@ -73,6 +76,8 @@ fn bounded(key: &str) -> String {
 
 /// The service's limits.
 pub struct AuthLimits {
+    /// Proxies whose `X-Forwarded-For` is believed (`KARVAN_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpAddr>,
     /// Failed logins per account: 20 an hour (API contract: at most 100).
     pub login_per_account: SlidingWindow,
     /// Failed logins per client address: 50 an hour.
@@ -85,15 +90,42 @@ pub struct AuthLimits {
     pub mail_per_account: SlidingWindow,
 }
 
-impl Default for AuthLimits {
-    fn default() -> Self {
+impl AuthLimits {
+    pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
         let hour = Duration::from_secs(3600);
         Self {
+            trusted_proxies,
             login_per_account: SlidingWindow::new(20, hour),
             login_per_address: SlidingWindow::new(50, hour),
             mail_requests_per_address: SlidingWindow::new(20, hour),
             mail_per_account: SlidingWindow::new(5, hour),
         }
+    }
+
+    /// The address a request came from, for the per-address limits. Behind
+    /// a trusted proxy, the right-most `X-Forwarded-For` entry that is not
+    /// itself a trusted proxy: entries further left are whatever the client
+    /// chose to send, so they are never believed.
+    pub fn client_address(&self, req: &HttpRequest) -> String {
+        let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+            return String::new();
+        };
+        if !self.trusted_proxies.contains(&peer) {
+            return peer.to_string();
+        }
+        let forwarded: Vec<IpAddr> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !self.trusted_proxies.contains(a))
+            .unwrap_or(peer)
+            .to_string()
     }
 }
 
@@ -115,6 +147,34 @@ mod tests {
         window.hit("a");
         window.clear("a");
         assert!(window.hit("a").is_none());
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_is_believed_about_the_client() {
+        use actix_web::test::TestRequest;
+        let limits = AuthLimits::new(vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()]);
+        let direct = TestRequest::default()
+            .peer_addr("203.0.113.7:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "198.51.100.1"))
+            .to_http_request();
+        assert_eq!(
+            limits.client_address(&direct),
+            "203.0.113.7",
+            "a client cannot claim another address"
+        );
+        let proxied = TestRequest::default()
+            .peer_addr("10.0.0.1:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "1.2.3.4, 198.51.100.1, 10.0.0.2"))
+            .to_http_request();
+        assert_eq!(
+            limits.client_address(&proxied),
+            "198.51.100.1",
+            "the entry the proxies saw"
+        );
+        let without_header = TestRequest::default()
+            .peer_addr("10.0.0.1:5000".parse().unwrap())
+            .to_http_request();
+        assert_eq!(limits.client_address(&without_header), "10.0.0.1");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::auth::extract::AdminMember;
 use crate::db::{self, DbPool};
 use crate::email::outbox::{self, OutboxMessage, STATUSES};
 use crate::error::AppError;
+use crate::members::model::Member;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/admin/outbox").get(list_api))
@@ -49,20 +50,17 @@ impl From<&OutboxMessage> for OutboxItem {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct OutboxFilter {
-    status: Option<String>,
-    page: Option<i64>,
-    per_page: Option<i64>,
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
 }
 
-async fn list_api(
-    _admin: AdminMember,
-    query: web::Query<OutboxFilter>,
-    pool: web::Data<DbPool>,
-) -> Result<HttpResponse, AppError> {
-    let filter = query.into_inner();
-    if filter.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+/// A page of the queue, newest first, optionally of one status.
+pub async fn list_messages(pool: &DbPool, filter: OutboxFilter) -> Result<ListPage<OutboxMessage>, AppError> {
+    let status = filter.status.filter(|s| !s.is_empty());
+    if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(AppError::invalid_field(
             "status",
             format!("must be one of {}", STATUSES.join(", ")),
@@ -73,14 +71,42 @@ async fn list_api(
         per_page: filter.per_page,
     }
     .checked()?;
-    let status = filter.status;
-    let (items, total) = db::run(&pool, move |conn| outbox::list(conn, status.as_deref(), page, per_page)).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: items.iter().map(OutboxItem::from).collect::<Vec<_>>(),
+    let (items, total) = db::run(pool, move |conn| outbox::list(conn, status.as_deref(), page, per_page)).await?;
+    Ok(ListPage {
+        items,
         page,
         per_page,
         total,
-    }))
+    })
+}
+
+async fn list_api(
+    _admin: AdminMember,
+    query: web::Query<OutboxFilter>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let found = list_messages(&pool, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(found.map(|m| OutboxItem::from(&m))))
+}
+
+/// One message, as it was sent; reading it is audited (it may hold
+/// private data).
+pub async fn read_message(pool: &DbPool, admin: &Member, id: Uuid) -> Result<OutboxMessage, AppError> {
+    let admin_id = admin.id;
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let message = outbox::get(conn, id)?;
+            audit::record(
+                conn,
+                Some(admin_id),
+                "outbox.read",
+                ("email", &id.to_string()),
+                serde_json::json!({}),
+            )?;
+            diesel::QueryResult::Ok(message)
+        })
+    })
+    .await
 }
 
 /// The whole message, bodies included: in the embedded default this is how
@@ -90,21 +116,7 @@ async fn get_api(
     id: web::Path<Uuid>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
-    let message = db::run(&pool, move |conn| {
-        conn.transaction(|conn| {
-            let message = outbox::get(conn, id)?;
-            audit::record(
-                conn,
-                Some(admin.id),
-                "outbox.read",
-                ("email", &id.to_string()),
-                serde_json::json!({}),
-            )?;
-            diesel::QueryResult::Ok(message)
-        })
-    })
-    .await?;
+    let message = read_message(&pool, &admin, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": message.id,
         "to": message.to_address,
@@ -142,13 +154,10 @@ pub fn redact_link_tokens(body: &str) -> String {
     out
 }
 
-async fn retry_api(
-    AdminMember(admin): AdminMember,
-    id: web::Path<Uuid>,
-    pool: web::Data<DbPool>,
-) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
-    let message = db::run(&pool, move |conn| {
+/// Sends a failed message again (audited); 409 for one that did not fail.
+pub async fn retry_message(pool: &DbPool, admin: &Member, id: Uuid) -> Result<OutboxMessage, AppError> {
+    let admin_id = admin.id;
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
             let existing = outbox::get(conn, id)?;
             if !outbox::retry(conn, id)? {
@@ -159,7 +168,7 @@ async fn retry_api(
             }
             audit::record(
                 conn,
-                Some(admin.id),
+                Some(admin_id),
                 "outbox.retry",
                 ("email", &id.to_string()),
                 serde_json::json!({}),
@@ -167,7 +176,15 @@ async fn retry_api(
             Ok(outbox::get(conn, id)?)
         })
     })
-    .await?;
+    .await
+}
+
+async fn retry_api(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let message = retry_message(&pool, &admin, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(OutboxItem::from(&message)))
 }
 

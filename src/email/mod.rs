@@ -6,6 +6,7 @@
 //! retrying with backoff until the message is sent or marked failed.
 
 pub mod admin;
+pub mod admin_web;
 pub mod dkim;
 pub mod outbox;
 pub mod sender;

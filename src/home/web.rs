@@ -1,17 +1,20 @@
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 
+use crate::auth::session::Page;
 use crate::error::AppError;
-use crate::pages::{render, Layout, SiteInfo};
+use crate::pages::{render, Layout};
 
 #[derive(Template)]
 #[template(path = "pages/home.html")]
 struct HomePage {
     layout: Layout,
+    signed_in: bool,
 }
 
-pub async fn home(site: web::Data<SiteInfo>) -> Result<HttpResponse, AppError> {
+pub async fn home(page: Page) -> Result<HttpResponse, AppError> {
     render(&HomePage {
-        layout: Layout::new(&site, "Welcome"),
+        layout: page.layout("Welcome"),
+        signed_in: page.member.is_some(),
     })
 }

@@ -59,13 +59,13 @@ impl From<Member> for AdminMemberView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct MemberFilter {
-    status: Option<String>,
-    role: Option<String>,
-    q: Option<String>,
-    page: Option<i64>,
-    per_page: Option<i64>,
+    pub status: Option<String>,
+    pub role: Option<String>,
+    pub q: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
 }
 
 pub fn list(
@@ -103,68 +103,106 @@ pub fn list(
     Ok((items, total))
 }
 
+impl MemberFilter {
+    /// The filter's values, or a 422 naming each bad one.
+    fn checked(self) -> Result<CheckedFilter, AppError> {
+        let mut checks = Checks::default();
+        let known = |value: Option<String>, allowed: &[&str], field: &str, checks: &mut Checks| {
+            let value = value.filter(|v| !v.is_empty());
+            if value.as_deref().is_some_and(|v| !allowed.contains(&v)) {
+                checks.fail(field, format!("must be one of {}", allowed.join(", ")));
+            }
+            value
+        };
+        let status = known(self.status, &STATUSES, "status", &mut checks);
+        let role = known(self.role, &ROLES, "role", &mut checks);
+        let q = checks.optional_text("q", self.q.as_deref(), 200);
+        checks.finish()?;
+        let (page, per_page) = Pagination {
+            page: self.page,
+            per_page: self.per_page,
+        }
+        .checked()?;
+        Ok(CheckedFilter {
+            status,
+            role,
+            q,
+            page,
+            per_page,
+        })
+    }
+}
+
+pub struct CheckedFilter {
+    pub status: Option<String>,
+    pub role: Option<String>,
+    pub q: Option<String>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// A page of full member records; the viewing is audited, as the records
+/// hold private data.
+pub async fn find_members(
+    pool: &DbPool,
+    admin: &Member,
+    filter: MemberFilter,
+) -> Result<(ListPage<Member>, CheckedFilter), AppError> {
+    let filter = filter.checked()?;
+    let admin_id = admin.id;
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let (items, total) = list(
+                conn,
+                filter.status.as_deref(),
+                filter.role.as_deref(),
+                filter.q.as_deref(),
+                filter.page,
+                filter.per_page,
+            )?;
+            audit::record(
+                conn,
+                Some(admin_id),
+                "members.list",
+                ("members", "*"),
+                serde_json::json!({"status": filter.status, "role": filter.role, "q": filter.q, "page": filter.page}),
+            )?;
+            let page = ListPage {
+                items,
+                page: filter.page,
+                per_page: filter.per_page,
+                total,
+            };
+            diesel::QueryResult::Ok((page, filter))
+        })
+    })
+    .await
+}
+
 async fn list_members(
     AdminMember(admin): AdminMember,
     query: web::Query<MemberFilter>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = query.into_inner();
-    let mut checks = Checks::default();
-    if filter.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
-        checks.fail("status", format!("must be one of {}", STATUSES.join(", ")));
-    }
-    if filter.role.as_deref().is_some_and(|r| !ROLES.contains(&r)) {
-        checks.fail("role", format!("must be one of {}", ROLES.join(", ")));
-    }
-    let q = checks.optional_text("q", filter.q.as_deref(), 200);
-    checks.finish()?;
-    let (page, per_page) = Pagination {
-        page: filter.page,
-        per_page: filter.per_page,
-    }
-    .checked()?;
-    let (items, total) = db::run(&pool, move |conn| {
-        conn.transaction(|conn| {
-            let found = list(
-                conn,
-                filter.status.as_deref(),
-                filter.role.as_deref(),
-                q.as_deref(),
-                page,
-                per_page,
-            )?;
-            // Viewing full records is itself audited: they hold private data.
-            audit::record(
-                conn,
-                Some(admin.id),
-                "members.list",
-                ("members", "*"),
-                serde_json::json!({"status": filter.status, "role": filter.role, "q": q, "page": page}),
-            )?;
-            diesel::QueryResult::Ok(found)
-        })
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: items.into_iter().map(AdminMemberView::from).collect(),
-        page,
-        per_page,
-        total,
-    }))
+    let (found, _) = find_members(&pool, &admin, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(found.map(AdminMemberView::from)))
 }
 
-async fn get_member(
-    AdminMember(admin): AdminMember,
-    id: web::Path<Uuid>,
-    pool: web::Data<DbPool>,
-) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
-    let member = db::run(&pool, move |conn| {
+/// One member's full record; the viewing is audited.
+pub async fn view_member(pool: &DbPool, admin: &Member, id: Uuid) -> Result<Member, AppError> {
+    let admin_id = admin.id;
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
-            let member = lock(conn, id)?;
+            let member = members::table
+                .find(id)
+                .filter(members::status.ne(DELETED))
+                .select(Member::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(AppError::not_found)?;
             audit::record(
                 conn,
-                Some(admin.id),
+                Some(admin_id),
                 "member.view",
                 ("member", &id.to_string()),
                 serde_json::json!({}),
@@ -172,7 +210,15 @@ async fn get_member(
             Ok::<_, AppError>(member)
         })
     })
-    .await?;
+    .await
+}
+
+async fn get_member(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let member = view_member(&pool, &admin, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
 }
 
@@ -214,32 +260,78 @@ fn conflict_with_status(member: &Member, wanted: &str) -> AppError {
     ))
 }
 
-/// One decision: checks the member's status, changes it, audits, mails.
-struct Decision {
-    action: &'static str,
+/// One decision: which statuses it applies to, the status it gives, and
+/// whether the member must be told why.
+pub struct Decision {
+    pub action: &'static str,
     from: &'static [&'static str],
     to: &'static str,
+    reason_required: bool,
 }
 
-async fn decide(
-    admin: Member,
+pub const APPROVE: Decision = Decision {
+    action: "member.approve",
+    from: &[PENDING_APPROVAL, "rejected"],
+    to: ACTIVE,
+    reason_required: false,
+};
+pub const REJECT: Decision = Decision {
+    action: "member.reject",
+    from: &[PENDING_APPROVAL, PENDING_VERIFICATION],
+    to: "rejected",
+    reason_required: true,
+};
+pub const SUSPEND: Decision = Decision {
+    action: "member.suspend",
+    from: &[ACTIVE],
+    to: "suspended",
+    reason_required: false,
+};
+pub const REINSTATE: Decision = Decision {
+    action: "member.reinstate",
+    from: &["suspended"],
+    to: ACTIVE,
+    reason_required: false,
+};
+
+impl Decision {
+    /// Whether a member of this status can be given the decision (pages
+    /// offer only those buttons).
+    pub fn applies_to(&self, status: &str) -> bool {
+        self.from.contains(&status)
+    }
+}
+
+/// Checks the member's status, changes it, audits and mails, in one
+/// transaction; the member as they now are.
+pub async fn decide(
+    admin: &Member,
     id: Uuid,
-    decision: Decision,
-    reason: Option<String>,
+    decision: &'static Decision,
+    reason: Option<&str>,
     pool: &DbPool,
-    mail: MailContext,
-) -> Result<HttpResponse, AppError> {
-    let member = db::run(pool, move |conn| {
+    mail: &MailContext,
+) -> Result<Member, AppError> {
+    let mut checks = Checks::default();
+    let reason = if decision.reason_required {
+        Some(checks.text("reason", reason.unwrap_or_default(), 1, 2000))
+    } else {
+        checks.optional_text("reason", reason, 2000)
+    };
+    checks.finish()?;
+    let admin_id = admin.id;
+    let mail = mail.clone();
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
-            lock_admins(conn, admin.id)?;
+            lock_admins(conn, admin_id)?;
             let member = lock(conn, id)?;
-            if !decision.from.contains(&member.status.as_str()) {
+            if !decision.applies_to(&member.status) {
                 return Err(conflict_with_status(
                     &member,
                     &decision.from.join(" or ").replace('_', " "),
                 ));
             }
-            if member.id == admin.id {
+            if member.id == admin_id {
                 return Err(AppError::conflict("Admins cannot decide on their own membership."));
             }
             let first_approval = decision.to == ACTIVE && member.approved_at.is_none();
@@ -283,7 +375,7 @@ async fn decide(
             }
             audit::record(
                 conn,
-                Some(admin.id),
+                Some(admin_id),
                 decision.action,
                 ("member", &id.to_string()),
                 serde_json::json!({"from": member.status, "to": decision.to, "reason": reason}),
@@ -291,8 +383,7 @@ async fn decide(
             Ok(updated)
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
+    .await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -300,16 +391,17 @@ pub struct ReasonRequest {
     reason: Option<String>,
 }
 
-fn checked_reason(body: Option<web::Json<ReasonRequest>>, required: bool) -> Result<Option<String>, AppError> {
+async fn decide_api(
+    admin: Member,
+    id: Uuid,
+    decision: &'static Decision,
+    body: Option<web::Json<ReasonRequest>>,
+    pool: &DbPool,
+    mail: &MailContext,
+) -> Result<HttpResponse, AppError> {
     let reason = body.and_then(|b| b.into_inner().reason);
-    let mut checks = Checks::default();
-    let reason = if required {
-        Some(checks.text("reason", reason.as_deref().unwrap_or_default(), 1, 2000))
-    } else {
-        checks.optional_text("reason", reason.as_deref(), 2000)
-    };
-    checks.finish()?;
-    Ok(reason)
+    let member = decide(&admin, id, decision, reason.as_deref(), pool, mail).await?;
+    Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
 }
 
 async fn approve(
@@ -318,12 +410,7 @@ async fn approve(
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
-    let decision = Decision {
-        action: "member.approve",
-        from: &[PENDING_APPROVAL, "rejected"],
-        to: ACTIVE,
-    };
-    decide(admin, id.into_inner(), decision, None, &pool, mail.get_ref().clone()).await
+    decide_api(admin, id.into_inner(), &APPROVE, None, &pool, &mail).await
 }
 
 async fn reject(
@@ -333,13 +420,7 @@ async fn reject(
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
-    let reason = checked_reason(body, true)?;
-    let decision = Decision {
-        action: "member.reject",
-        from: &[PENDING_APPROVAL, PENDING_VERIFICATION],
-        to: "rejected",
-    };
-    decide(admin, id.into_inner(), decision, reason, &pool, mail.get_ref().clone()).await
+    decide_api(admin, id.into_inner(), &REJECT, body, &pool, &mail).await
 }
 
 async fn suspend(
@@ -349,13 +430,7 @@ async fn suspend(
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
-    let reason = checked_reason(body, false)?;
-    let decision = Decision {
-        action: "member.suspend",
-        from: &[ACTIVE],
-        to: "suspended",
-    };
-    decide(admin, id.into_inner(), decision, reason, &pool, mail.get_ref().clone()).await
+    decide_api(admin, id.into_inner(), &SUSPEND, body, &pool, &mail).await
 }
 
 async fn reinstate(
@@ -365,13 +440,7 @@ async fn reinstate(
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
-    let reason = checked_reason(body, false)?;
-    let decision = Decision {
-        action: "member.reinstate",
-        from: &["suspended"],
-        to: ACTIVE,
-    };
-    decide(admin, id.into_inner(), decision, reason, &pool, mail.get_ref().clone()).await
+    decide_api(admin, id.into_inner(), &REINSTATE, body, &pool, &mail).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -379,23 +448,18 @@ pub struct RoleRequest {
     role: String,
 }
 
-async fn change_role(
-    AdminMember(admin): AdminMember,
-    id: web::Path<Uuid>,
-    body: web::Json<RoleRequest>,
-    pool: web::Data<DbPool>,
-) -> Result<HttpResponse, AppError> {
-    let role = body.into_inner().role;
+/// Gives a member another role; the association always keeps an admin.
+pub async fn set_role(admin: &Member, id: Uuid, role: String, pool: &DbPool) -> Result<Member, AppError> {
     if !ROLES.contains(&role.as_str()) {
         return Err(AppError::invalid_field(
             "role",
             format!("must be one of {}", ROLES.join(", ")),
         ));
     }
-    let id = id.into_inner();
-    let member = db::run(&pool, move |conn| {
+    let admin_id = admin.id;
+    db::run(pool, move |conn| {
         conn.transaction(|conn| {
-            let admins = lock_admins(conn, admin.id)?;
+            let admins = lock_admins(conn, admin_id)?;
             let member = lock(conn, id)?;
             // Never zero admins: the admin rows are locked above.
             if member.role == ADMIN && role != ADMIN && admins.iter().all(|a| *a == id) {
@@ -409,7 +473,7 @@ async fn change_role(
                 .get_result(conn)?;
             audit::record(
                 conn,
-                Some(admin.id),
+                Some(admin_id),
                 "member.role",
                 ("member", &id.to_string()),
                 serde_json::json!({"from": member.role, "to": role}),
@@ -417,6 +481,15 @@ async fn change_role(
             Ok(updated)
         })
     })
-    .await?;
+    .await
+}
+
+async fn change_role(
+    AdminMember(admin): AdminMember,
+    id: web::Path<Uuid>,
+    body: web::Json<RoleRequest>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let member = set_role(&admin, id.into_inner(), body.into_inner().role, &pool).await?;
     Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
 }

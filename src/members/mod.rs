@@ -1,7 +1,11 @@
-//! Members: their rows and queries, and `/api/v1/me`.
+//! Members: their rows and queries, `/api/v1/me`, and the board's
+//! decisions on them.
 
 pub mod admin;
+pub mod admin_web;
 pub mod api;
 pub mod emails;
 pub mod model;
+pub mod profile;
 pub mod store;
+pub mod web;
