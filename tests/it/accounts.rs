@@ -8,14 +8,14 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use crate::email::fast_mail;
-use crate::helpers::{problem, spawn_app_with, TestApp};
+use crate::helpers::{hidden_field, problem, spawn_app_with, TestApp};
 use crate::mail_server::TestSmtp;
 
-async fn accounts_app(smtp: &TestSmtp) -> TestApp {
+pub async fn accounts_app(smtp: &TestSmtp) -> TestApp {
     spawn_app_with(|vars| fast_mail(vars, Some(&smtp.url()))).await
 }
 
-fn registration(email: &str) -> Value {
+pub fn registration(email: &str) -> Value {
     json!({
         "email": email,
         "password": "Caravan of 2019!",
@@ -27,7 +27,7 @@ fn registration(email: &str) -> Value {
 }
 
 /// An active admin, made directly (the CLI that makes one comes later).
-async fn make_admin(app: &TestApp, email: &str) {
+pub async fn make_admin(app: &TestApp, email: &str) {
     let hash = karvan::auth::password::hash(secrecy::SecretString::from("Board member 2026"))
         .await
         .unwrap();
@@ -379,16 +379,6 @@ async fn me_needs_a_valid_token() {
     let app = accounts_app(&smtp).await;
     problem(app.get("/api/v1/me").await, 401).await;
     problem(get_me(&app, "not.a.token").await, 401).await;
-}
-
-/// The value of the hidden `name` field in a page's form.
-fn hidden_field(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field in\n{html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::accounts::make_admin;
 use crate::email::fast_mail;
 use crate::helpers::{problem, spawn_app_with, TestApp};
 use crate::mail_server::TestSmtp;
@@ -17,17 +18,7 @@ impl Board {
     async fn start() -> Self {
         let smtp = TestSmtp::start();
         let app = spawn_app_with(|vars| fast_mail(vars, Some(&smtp.url()))).await;
-        let hash = karvan::auth::password::hash(secrecy::SecretString::from("Board member 2026"))
-            .await
-            .unwrap();
-        use diesel::RunQueryDsl;
-        diesel::sql_query(
-            "INSERT INTO members (email, password_hash, full_name, status, role, approved_at) \
-             VALUES ('board@alumni.test', $1, 'Board Admin', 'active', 'admin', now())",
-        )
-        .bind::<diesel::sql_types::Text, _>(hash)
-        .execute(&mut app.conn())
-        .unwrap();
+        make_admin(&app, "board@alumni.test").await;
         let admin_token = token(&app, "board@alumni.test", "Board member 2026").await;
         Board { app, smtp, admin_token }
     }

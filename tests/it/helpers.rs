@@ -396,3 +396,88 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
     assert!(body["title"].is_string(), "{body}");
     body
 }
+
+/// The value of the hidden `name` field in a page's form.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in\n{html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// A person's browser: its own cookies, and redirects left for the test to
+/// see.
+pub struct Browser {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        Browser {
+            address: self.address.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+        }
+    }
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
+    /// A page's HTML, which must answer 200.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    /// Opens `page`, then posts its form to `action` with the page's CSRF
+    /// token and `fields`, as a person pressing the button does.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = hidden_field(&self.page(page).await, "csrf_token");
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post_form(action, &form).await
+    }
+
+    pub async fn post_form(&self, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{action}", self.address))
+            .form(fields)
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+}
+
+/// Where a redirect sends the browser.
+pub fn location(response: &reqwest::Response) -> String {
+    assert!(
+        response.status().is_redirection(),
+        "expected a redirect, got {}",
+        response.status()
+    );
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The `Set-Cookie` headers of a response.
+pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}

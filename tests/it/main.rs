@@ -1,6 +1,7 @@
 //! Integration tests: one binary, so one throwaway PostgreSQL cluster serves
 //! every test in the run (see `helpers`).
 
+mod account_pages;
 mod accounts;
 mod admin;
 mod cli;
