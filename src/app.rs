@@ -54,6 +54,11 @@ impl Application {
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied database migrations");
             }
+            if crate::members::store::active_admins(&mut conn)?.is_empty() {
+                tracing::warn!(
+                    "no board admin yet: create the first with `karvan admin create --email you@example.org --name \"Your Name\"`"
+                );
+            }
             Ok(database)
         })
         .await??;

@@ -38,6 +38,8 @@ struct Served {
     child: Child,
     address: String,
     data_dir: PathBuf,
+    /// What the server logged until it listened.
+    start_log: String,
 }
 
 impl Served {
@@ -47,13 +49,17 @@ impl Served {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut start_log = String::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                start_log.push_str(&line);
+                start_log.push('\n');
                 if let Some(rest) = line.split("karvan listening on http://").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_string());
+                    let address = rest.split_whitespace().next().unwrap_or_default().to_string();
+                    let _ = tx.send((address, std::mem::take(&mut start_log)));
                 }
             }
         });
-        let address = match rx.recv_timeout(Duration::from_secs(90)) {
+        let (address, start_log) = match rx.recv_timeout(Duration::from_secs(90)) {
             Ok(address) => address,
             Err(_) => {
                 let _ = child.kill();
@@ -68,6 +74,7 @@ impl Served {
             child,
             address: format!("http://{address}"),
             data_dir: data_dir.to_path_buf(),
+            start_log,
         }
     }
 
@@ -147,6 +154,12 @@ fn serve_and_stop_on_the_embedded_default(as_user: Option<(u32, u32)>) {
     };
 
     let mut served = Served::start(command(&["serve"]), &data_dir);
+    // A new association has no admin yet: the log says how to make one.
+    assert!(
+        served.start_log.contains("karvan admin create --email"),
+        "{}",
+        served.start_log
+    );
     for path in ["/healthz", "/readyz", "/metrics", "/"] {
         assert_eq!(served.status(path), 200, "{path}");
     }
