@@ -43,6 +43,18 @@ impl Checks {
         value.to_string()
     }
 
+    /// A text of several lines (a reason, a message): line breaks and tabs
+    /// are kept, a browser's CRLF becomes LF, other control characters fail.
+    pub fn multiline_text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+        let normalized = value.replace("\r\n", "\n");
+        let flattened: String = normalized
+            .chars()
+            .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
+            .collect();
+        self.text(field, &flattened, min, max);
+        normalized.trim().to_string()
+    }
+
     /// An optional text: blank counts as absent.
     pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;

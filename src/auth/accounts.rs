@@ -315,8 +315,9 @@ pub enum RefreshRefused {
     /// Unknown, expired, revoked, or its member is gone.
     Invalid,
     /// Rotated within the grace period: a parallel request of the same
-    /// browser got there first. Nothing is revoked.
-    JustRotated,
+    /// browser got there first. Nothing is revoked; the member is named so
+    /// this one request can still be served.
+    JustRotated(Uuid),
     /// A rotated token came back: its whole family is now revoked.
     Reused,
 }
@@ -338,8 +339,12 @@ pub async fn rotate_refresh(
                 return Ok::<_, AppError>(Err(RefreshRefused::Invalid));
             };
             let now = Utc::now();
-            if row.revoked_at.is_none() && row.rotated_at.is_some_and(|at| at > now - reuse_grace) {
-                return Ok(Err(RefreshRefused::JustRotated));
+            let in_grace = reuse_grace > Duration::zero()
+                && row.revoked_at.is_none()
+                && row.expires_at > now
+                && row.rotated_at.is_some_and(|at| at > now - reuse_grace);
+            if in_grace {
+                return Ok(Err(RefreshRefused::JustRotated(row.member_id)));
             }
             if row.rotated_at.is_some() || row.revoked_at.is_some() {
                 tokens::revoke_family(conn, row.family_id)?;
@@ -456,13 +461,13 @@ pub async fn change_password(
     current_password: String,
     new_password: String,
 ) -> Result<(), AppError> {
+    if let Some(problem) = password::policy_violation(&new_password, &member.email) {
+        return Err(AppError::invalid_field("new_password", problem));
+    }
     // Guesses at the current password count as failed logins.
     let account = member.email.to_lowercase();
     if let Some(wait) = limits.login_per_account.hit(&account) {
         return Err(AppError::rate_limited(wait));
-    }
-    if let Some(problem) = password::policy_violation(&new_password, &member.email) {
-        return Err(AppError::invalid_field("new_password", problem));
     }
     let current_ok = password::verify(SecretString::from(current_password), Some(member.password_hash.clone())).await?;
     if !current_ok {

@@ -1,7 +1,10 @@
-//! CSRF protection for forms: a random token in a SameSite=Strict, HttpOnly
-//! cookie, repeated in a hidden field of every form, and compared on POST
-//! (double submit). Another site can make a browser post a form, but cannot
-//! read the cookie to put the same value in the field.
+//! CSRF protection for forms: a random token in an HttpOnly cookie, repeated
+//! in a hidden field of every form, and compared on POST (double submit).
+//! Another site can make a browser post a form, but cannot read the cookie to
+//! put the same value in the field. SameSite=Lax, not Strict: a member who
+//! arrives from a link in a mail keeps the token their open tabs' forms
+//! carry. On https the cookie is `__Host-` prefixed, so no sibling subdomain
+//! can plant a token of its choosing.
 
 use std::future::{ready, Ready};
 
@@ -14,7 +17,15 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use crate::auth::tokens::new_opaque_token;
 use crate::error::AppError;
 
-pub const COOKIE: &str = "karvan_csrf";
+/// The cookie's name: `__Host-karvan_csrf` on https (the prefix needs
+/// `Secure`), `karvan_csrf` on plain http.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-karvan_csrf"
+    } else {
+        "karvan_csrf"
+    }
+}
 
 /// The token the page's forms must carry.
 #[derive(Debug, Clone)]
@@ -28,11 +39,11 @@ pub async fn ensure_token(
     if !crate::pages::is_page(req.path()) {
         return next.call(req).await;
     }
+    let secure = crate::auth::session::secure_cookies(req.request());
     let existing = req
-        .cookie(COOKIE)
+        .cookie(cookie_name(secure))
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 43 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    let secure = crate::auth::session::secure_cookies(req.request());
     let (token, fresh) = match existing {
         Some(token) => (token, false),
         None => (new_opaque_token().0, true),
@@ -40,10 +51,10 @@ pub async fn ensure_token(
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let mut response = next.call(req).await?;
     if fresh {
-        let cookie = Cookie::build(COOKIE, token)
+        let cookie = Cookie::build(cookie_name(secure), token)
             .path("/")
             .http_only(true)
-            .same_site(SameSite::Strict)
+            .same_site(SameSite::Lax)
             .secure(secure)
             .finish();
         let _ = response.response_mut().add_cookie(&cookie);
@@ -67,7 +78,8 @@ impl FromRequest for CsrfToken {
 
 /// A form is accepted only with the token of the browser's own cookie.
 pub fn check(req: &HttpRequest, submitted: &str) -> Result<(), AppError> {
-    let expected = req.cookie(COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    let name = cookie_name(crate::auth::session::secure_cookies(req));
+    let expected = req.cookie(name).map(|c| c.value().to_string()).unwrap_or_default();
     let same = !expected.is_empty()
         && expected.len() == submitted.len()
         && expected

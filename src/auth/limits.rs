@@ -107,10 +107,12 @@ impl AuthLimits {
     /// itself a trusted proxy: entries further left are whatever the client
     /// chose to send, so they are never believed.
     pub fn client_address(&self, req: &HttpRequest) -> String {
-        let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        let Some(peer) = req.peer_addr().map(|a| a.ip().to_canonical()) else {
             return String::new();
         };
-        if !self.trusted_proxies.contains(&peer) {
+        // A dual-stack listener sees an IPv4 proxy as ::ffff:a.b.c.d.
+        let trusted = |a: &IpAddr| self.trusted_proxies.iter().any(|t| t.to_canonical() == *a);
+        if !trusted(&peer) {
             return peer.to_string();
         }
         let forwarded: Vec<IpAddr> = req
@@ -118,12 +120,19 @@ impl AuthLimits {
             .get_all("x-forwarded-for")
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
+            .filter_map(|a| {
+                let a = a.trim();
+                // Some proxies write a port: 203.0.113.7:5000, [2001:db8::1]:443.
+                a.parse::<IpAddr>()
+                    .or_else(|_| a.parse::<std::net::SocketAddr>().map(|s| s.ip()))
+                    .ok()
+            })
+            .map(|a| a.to_canonical())
             .collect();
         forwarded
             .into_iter()
             .rev()
-            .find(|a| !self.trusted_proxies.contains(a))
+            .find(|a| !trusted(a))
             .unwrap_or(peer)
             .to_string()
     }
@@ -175,6 +184,15 @@ mod tests {
             .peer_addr("10.0.0.1:5000".parse().unwrap())
             .to_http_request();
         assert_eq!(limits.client_address(&without_header), "10.0.0.1");
+        let dual_stack = TestRequest::default()
+            .peer_addr("[::ffff:10.0.0.1]:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "198.51.100.1:61000"))
+            .to_http_request();
+        assert_eq!(
+            limits.client_address(&dual_stack),
+            "198.51.100.1",
+            "mapped proxy, port stripped"
+        );
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub const REFRESH_COOKIE: &str = "karvan_refresh";
 
 /// A browser that opens two pages at once sends the same refresh cookie
 /// twice; the second, within these seconds, is not taken for a stolen token.
-const REUSE_GRACE_SECONDS: i64 = 30;
+/// Kept short: a thief's replay inside it is served once, not revoked.
+const REUSE_GRACE_SECONDS: i64 = 10;
 
 /// The access token this request is signed in with, after any silent refresh.
 #[derive(Clone)]
@@ -130,8 +131,13 @@ pub async fn refresh_silently(
                     req.extensions_mut().insert(SessionAccess(access.clone()));
                     new_cookies = Some(pair(access, next_refresh, secure));
                 }
-                // The parallel request that rotated it sets the new cookies.
-                Ok(Err(RefreshRefused::JustRotated)) => {}
+                // The parallel request that rotated it sets the new cookies;
+                // this one is served as the member, and changes no cookie
+                // (a form posted meanwhile is not lost).
+                Ok(Err(RefreshRefused::JustRotated(member_id))) => {
+                    let access = keys.issue_access(member_id)?;
+                    req.extensions_mut().insert(SessionAccess(access));
+                }
                 Ok(Err(_)) => new_cookies = Some(removal(secure)),
                 // The database is away: the page itself will say so.
                 Err(e) => tracing::warn!(error = %e, "could not refresh a page session"),

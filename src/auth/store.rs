@@ -140,7 +140,9 @@ pub fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> QueryResult<us
 pub fn end_sessions(conn: &mut PgConnection, member_id: Uuid) -> QueryResult<()> {
     use crate::db::schema::members;
     diesel::update(members::table.find(member_id))
-        .set(members::sessions_valid_after.eq(diesel::dsl::now))
+        // The app's clock, which also stamps `iat_ms`: a database clock a
+        // little ahead would otherwise end the session issued right after.
+        .set(members::sessions_valid_after.eq(chrono::Utc::now()))
         .execute(conn)?;
     revoke_all_for_member(conn, member_id)?;
     Ok(())

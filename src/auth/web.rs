@@ -306,6 +306,11 @@ async fn login_submit(
         }
         Err(e) => return Err(e),
     };
+    // A browser signing in again (or as someone else) leaves no live
+    // session behind.
+    if let Some(previous) = session::refresh_cookie(&req) {
+        accounts::end_session(&pool, &previous).await?;
+    }
     let (access, refresh) = accounts::start_session(&pool, &keys, member.id).await?;
     let destination = next.unwrap_or_else(|| {
         if member.is_active() && member.is_admin() {

@@ -313,10 +313,11 @@ pub async fn decide(
     mail: &MailContext,
 ) -> Result<Member, AppError> {
     let mut checks = Checks::default();
-    let reason = if decision.reason_required {
-        Some(checks.text("reason", reason.unwrap_or_default(), 1, 2000))
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    let reason = if decision.reason_required || reason.is_some() {
+        Some(checks.multiline_text("reason", reason.unwrap_or_default(), 1, 2000))
     } else {
-        checks.optional_text("reason", reason, 2000)
+        None
     };
     checks.finish()?;
     let admin_id = admin.id;

@@ -121,7 +121,9 @@ async fn members_page(
     let q = filter.q.unwrap_or_default();
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("status", &status)
+        .append_pair("role", filter.role.as_deref().unwrap_or_default())
         .append_pair("q", &q)
+        .append_pair("per_page", &filter.per_page.to_string())
         .finish();
     render(&MembersPage {
         layout: page.layout("Members"),

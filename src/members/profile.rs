@@ -22,7 +22,8 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
-    pub full_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub full_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub graduation_year: Option<Option<i32>>,
     #[serde(default, deserialize_with = "present")]
@@ -48,9 +49,13 @@ impl ProfilePatch {
     pub fn checked(self) -> Result<ProfileChanges, AppError> {
         let mut checks = Checks::default();
         // The fields registration also takes are checked by the same rules.
+        // A name cannot be cleared: `null` is checked as an empty name.
         let basic = BasicProfile::check(
             &mut checks,
-            self.full_name.as_deref().unwrap_or("unchanged"),
+            match &self.full_name {
+                None => "unchanged",
+                Some(name) => name.as_deref().unwrap_or_default(),
+            },
             self.graduation_year.flatten(),
             self.university.clone().flatten().as_deref(),
             self.country.clone().flatten().as_deref(),

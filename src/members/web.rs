@@ -141,7 +141,7 @@ async fn profile_submit(
     };
     // A form sends every field: an emptied one is cleared.
     let patch = ProfilePatch {
-        full_name: Some(form.full_name.clone()),
+        full_name: Some(Some(form.full_name.clone())),
         graduation_year: Some(graduation_year),
         university: Some(Some(form.university.clone())),
         country: Some(Some(form.country.clone())),

@@ -316,9 +316,12 @@ async fn an_expired_session_is_renewed_silently_and_a_stolen_refresh_cookie_ends
     assert!(cookie_value(&renewed, "karvan_session").is_some_and(|v| !v.is_empty()));
 
     // The same browser's parallel request with the old cookie, just after:
-    // shown as signed out, but nothing is revoked.
+    // served as the member, with no new cookies, and nothing is revoked.
     let parallel = with_refresh_cookie(&app, &first, "/admin").await;
-    assert_eq!(location(&parallel), "/login?next=%2Fadmin");
+    assert_eq!(parallel.status(), 200);
+    assert!(set_cookies(&parallel)
+        .iter()
+        .all(|c| !c.starts_with("karvan_session") && !c.starts_with("karvan_refresh")));
     let third_response = with_refresh_cookie(&app, &second, "/me").await;
     assert_eq!(third_response.status(), 200);
     let third = cookie_value(&third_response, "karvan_refresh").unwrap();
@@ -372,6 +375,25 @@ async fn signing_out_ends_the_session_and_pages_keep_out_who_may_not_see_them() 
     assert_eq!(location(&hina.get("/login").await), "/me");
     assert_eq!(location(&hina.get("/signup").await), "/me");
 
+    // Signing in again in the same browser leaves no live session behind.
+    let again = hina
+        .submit(
+            "/me",
+            "/login",
+            &[("email", "hina@example.org"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(location(&again), "/me");
+    let revoked_by_second_sign_in: i64 = {
+        use karvan::db::schema::refresh_tokens::dsl::*;
+        refresh_tokens
+            .filter(revoked_at.is_not_null())
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(revoked_by_second_sign_in, 1);
+
     let signed_out = hina.submit("/me", "/logout", &[]).await;
     assert_eq!(location(&signed_out), "/");
     assert_eq!(cookie_value(&signed_out, "karvan_session").as_deref(), Some(""));
@@ -384,7 +406,7 @@ async fn signing_out_ends_the_session_and_pages_keep_out_who_may_not_see_them() 
             .get_result(&mut app.conn())
             .unwrap()
     };
-    assert_eq!(revoked, 1, "the session's refresh token is revoked");
+    assert_eq!(revoked, 2, "the session's refresh token is revoked");
 }
 
 #[tokio::test]
@@ -582,8 +604,86 @@ async fn patch_me_changes_only_the_fields_sent() {
     for field in ["full_name", "graduation_year", "time_zone"] {
         assert!(body["errors"][field].is_array(), "{field}: {body}");
     }
+    let cleared_name = patch(json!({"full_name": null})).await.unwrap();
+    let body = crate::helpers::problem(cleared_name, 422).await;
+    assert!(
+        body["errors"]["full_name"].is_array(),
+        "a name cannot be cleared: {body}"
+    );
     let unknown = patch(json!({"password_hash": "x"})).await.unwrap();
     crate::helpers::problem(unknown, 422).await;
     let unchanged = patch(json!({})).await.unwrap();
     assert_eq!(unchanged.status(), 200);
+}
+
+#[tokio::test]
+async fn a_rejection_reason_keeps_its_lines_and_reaches_the_applicant() {
+    let smtp = TestSmtp::start();
+    let app = accounts_app(&smtp).await;
+    make_admin(&app, "board@alumni.test").await;
+    verified_applicant(&app, &smtp, "hina@example.org").await;
+    let board = app.browser();
+    sign_in(&board, "board@alumni.test", "Board member 2026").await;
+    let id: uuid::Uuid = {
+        use karvan::db::schema::members::dsl::*;
+        members
+            .filter(email.eq("hina@example.org"))
+            .select(id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let page = format!("/admin/members/{id}");
+    let empty = board
+        .submit(&page, &format!("/admin/members/{id}/reject"), &[("reason", "  ")])
+        .await;
+    assert_eq!(empty.status(), 422);
+    assert!(empty.text().await.unwrap().contains("reason: is required"));
+    // A browser sends a textarea's line breaks as CRLF.
+    let rejected = board
+        .submit(
+            &page,
+            &format!("/admin/members/{id}/reject"),
+            &[(
+                "reason",
+                "We could not find your exchange record.\r\nPlease write to us.",
+            )],
+        )
+        .await;
+    assert_eq!(location(&rejected), page);
+    assert_eq!(status_of(&app, "hina@example.org"), "rejected");
+    let text = smtp.wait_for(3).await[2].text();
+    assert!(text.contains("We could not find your exchange record."), "{text}");
+    assert!(text.contains("Please write to us."), "{text}");
+    let details: serde_json::Value = {
+        use karvan::db::schema::audit_log::dsl::*;
+        audit_log
+            .filter(action.eq("member.reject"))
+            .select(details)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(
+        details["reason"],
+        "We could not find your exchange record.\nPlease write to us."
+    );
+    let audit = board.page("/admin/audit").await;
+    assert!(audit.contains("member.reject"));
+}
+
+#[tokio::test]
+async fn on_https_every_cookie_is_secure_and_the_form_token_cannot_be_planted() {
+    let app = crate::helpers::spawn_app_with(|vars| {
+        vars.insert("KARVAN_PUBLIC_URL".into(), "https://alumni.example.org".into());
+    })
+    .await;
+    let page = app.get("/login").await;
+    let cookies = set_cookies(&page);
+    let csrf = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-karvan_csrf="))
+        .unwrap_or_else(|| panic!("{cookies:?}"));
+    for flag in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(csrf.contains(flag), "{csrf}");
+    }
+    assert!(!csrf.contains("Domain"), "{csrf}");
 }
