@@ -1,9 +1,21 @@
 //! What every JSON endpoint shares: field checks that answer 422 with all
 //! their errors at once, and paginated lists.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// For `#[serde(default, deserialize_with = "present")]` on an
+/// `Option<Option<T>>`: tells a field sent as `null` (`Some(None)`: clear
+/// it) from one not sent (`None`: leave it).
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
 
 use crate::error::{AppError, FieldErrors};
+
+/// At most `max_chars` characters of `text` (never cut inside a character).
+pub fn shorten(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
 
 /// Collects field errors, then answers 422 with all of them at once.
 #[derive(Default)]

@@ -23,7 +23,7 @@ use crate::email::MailContext;
 use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::pages::SiteInfo;
-use crate::{audit, auth, email, health, home, members, pages};
+use crate::{audit, auth, contacts, directory, email, health, home, members, pages, programs, roster};
 
 /// Largest JSON body accepted; larger ones answer 413.
 const JSON_LIMIT_BYTES: usize = 256 * 1024;
@@ -209,10 +209,19 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(auth::web::routes)
         .configure(members::api::routes)
         .configure(members::web::routes)
+        // Before the members' `{id}` routes, which would take `export.csv`.
+        .configure(roster::api::routes)
+        .configure(roster::web::routes)
         .configure(members::admin::routes)
         .configure(members::admin_web::routes)
         .configure(email::admin::routes)
         .configure(email::admin_web::routes)
+        .configure(contacts::api::routes)
+        .configure(contacts::web::routes)
+        .configure(directory::api::routes)
+        .configure(directory::web::routes)
+        .configure(programs::api::routes)
+        .configure(programs::web::routes)
         .configure(audit::routes);
 }
 

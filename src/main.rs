@@ -31,6 +31,37 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// The register: import the association's roster, export it.
+    Members {
+        #[command(subcommand)]
+        command: MembersCommand,
+    },
+    /// Add realistic demo members (for demos and benchmarks).
+    Seed {
+        /// How many members.
+        #[arg(long)]
+        members: usize,
+        /// The same number gives the same people.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum MembersCommand {
+    /// Import a roster CSV (columns: email, full_name, graduation_year,
+    /// university, country, city, profession); new people are invited by mail.
+    Import {
+        file: std::path::PathBuf,
+        /// Report what would happen; save nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the register as CSV (to standard output, or a file).
+    Export {
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +108,8 @@ fn main() -> ExitCode {
             command: AdminCommand::Create { email, name },
         } => create_admin(&settings, &email, &name),
         Command::Outbox { command } => outbox_command(&settings, command),
+        Command::Members { command } => members_command(&settings, command),
+        Command::Seed { members, seed } => seed_command(&settings, members, seed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -299,5 +332,116 @@ fn create_admin(settings: &Settings, email: &str, name: &str) -> anyhow::Result<
         anyhow::Ok(member.id)
     })?;
     println!("Created the admin {name} <{email}> ({id}); they can sign in now.");
+    Ok(())
+}
+
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what}  {{per_sec}}  eta {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn members_command(settings: &Settings, command: MembersCommand) -> anyhow::Result<()> {
+    use karvan::email::MailContext;
+    use karvan::roster::{export, import};
+
+    let (database, mut conn) = open_migrated(settings)?;
+    match command {
+        MembersCommand::Import { file, dry_run } => {
+            let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let parsed = import::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {}", file.display(), describe(&e)))?;
+            let mail = MailContext {
+                association_name: settings.association_name.clone(),
+                public_url: settings.public_url_for(settings.bind),
+            };
+            let bar = progress_bar(parsed.len() as u64, "rows");
+            let report = import::run(&mut conn, &mail, parsed, dry_run, None, &mut |done| {
+                bar.set_position(done as u64)
+            })
+            .map_err(|e| anyhow::anyhow!(describe(&e)))?;
+            bar.finish_and_clear();
+            if dry_run {
+                println!("A trial run: nothing was saved.");
+            }
+            println!(
+                "{} row(s): {} new (invited by mail), {} already members ({} changed), {} skipped.",
+                report.rows,
+                report.created.len(),
+                report.matched.len(),
+                report.matched.iter().filter(|m| !m.changed.is_empty()).count(),
+                report.skipped.len()
+            );
+            for skipped in &report.skipped {
+                println!(
+                    "line {}: skipped{}: {}",
+                    skipped.line,
+                    skipped.email.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+                    skipped.reasons.join("; ")
+                );
+            }
+            if !report.ignored_columns.is_empty() {
+                println!("Columns not read: {}", report.ignored_columns.join(", "));
+            }
+        }
+        MembersCommand::Export { output } => {
+            let bytes = export::csv(&mut conn).map_err(|e| anyhow::anyhow!(describe(&e)))?;
+            karvan::audit::record(
+                &mut conn,
+                None,
+                "members.export",
+                ("members", "*"),
+                serde_json::json!({}),
+            )?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    eprintln!("Wrote {}.", path.display());
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes)?;
+                }
+            }
+        }
+    }
+    drop(database);
+    Ok(())
+}
+
+/// An error of the library as one line: its detail and field errors.
+fn describe(e: &karvan::error::AppError) -> String {
+    let mut line = e.public_detail().unwrap_or(e.kind.title()).to_string();
+    for (field, messages) in &e.field_errors {
+        line.push_str(&format!(" {field} {}", messages.join("; ")));
+    }
+    line
+}
+
+fn seed_command(settings: &Settings, members: usize, seed: u64) -> anyhow::Result<()> {
+    let (database, mut conn) = open_migrated(settings)?;
+    let hash = actix_web::rt::System::new().block_on(karvan::auth::password::hash(secrecy::SecretString::from(
+        karvan::seed::DEMO_PASSWORD,
+    )))?;
+    let bar = progress_bar(members as u64, "members");
+    let started = std::time::Instant::now();
+    let seeded = karvan::seed::seed(&mut conn, members, &hash, seed, &mut |done| {
+        bar.set_position(done as u64)
+    })
+    .map_err(|e| anyhow::anyhow!(describe(&e)))?;
+    bar.finish_and_clear();
+    println!(
+        "Seeded {} members with {} exchange records ({} new programmes) in {:.1} s. Their password: {}",
+        seeded.members,
+        seeded.records,
+        seeded.programs,
+        started.elapsed().as_secs_f64(),
+        karvan::seed::DEMO_PASSWORD
+    );
+    drop(database);
     Ok(())
 }

@@ -97,8 +97,8 @@ impl FormErrors {
     }
 
     /// All messages of `field`, joined, or nothing.
-    pub fn get(&self, field: &str) -> Option<String> {
-        self.0.get(field).map(|messages| messages.join("; "))
+    pub fn get(&self, field: impl AsRef<str>) -> Option<String> {
+        self.0.get(field.as_ref()).map(|messages| messages.join("; "))
     }
 
     pub fn is_empty(&self) -> bool {

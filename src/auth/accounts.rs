@@ -9,18 +9,20 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::api::Checks;
-use crate::auth::emails::{AlreadyRegistered, MemberVerified, PasswordReset, VerifyEmail};
+use crate::auth::emails::{AlreadyRegistered, Invitation, MemberVerified, PasswordReset, VerifyEmail};
 use crate::auth::limits::AuthLimits;
 use crate::auth::tokens::{hash_token, TokenKeys};
 use crate::auth::{password, store as tokens};
 use crate::db::{self, DbPool};
 use crate::email::{outbox, Email, EmailTemplate, MailContext};
 use crate::error::AppError;
-use crate::members::model::{Member, NewMember, DELETED, PENDING_APPROVAL, PENDING_VERIFICATION};
+use crate::members::emails::Welcome;
+use crate::members::model::{Member, NewMember, ACTIVE, DELETED, INVITED, PENDING_APPROVAL, PENDING_VERIFICATION};
 use crate::members::store as members;
 
 const VERIFY_VALID_HOURS: i64 = 24;
 const RESET_VALID_HOURS: i64 = 1;
+const INVITATION_VALID_DAYS: i64 = 14;
 
 pub const REGISTER_ANSWER: &str =
     "If this address can be used, a message is on its way to it: open the link in it to confirm your address.";
@@ -106,7 +108,18 @@ pub async fn register(
     let mail = mail.clone();
     db::run(pool, move |conn| {
         conn.transaction(|conn| {
-            if let Some(existing) = members::find_by_email(conn, &email)? {
+            let existing = members::find_by_email(conn, &email)?;
+            if let Some(invited) = existing.as_ref().filter(|m| m.status == INVITED) {
+                // On the roster but never signed in: this sign-up is theirs
+                // to finish once the address is confirmed, with no approval
+                // to wait for. Until then the account stays invited (no
+                // sign-in, the mailed invitation still works), so no one
+                // can take over or block a roster entry by signing up
+                // with its address.
+                members::set_password_hash(conn, invited.id, &password_hash)?;
+                return queue_verification(conn, &mail, invited);
+            }
+            if let Some(existing) = existing {
                 // One notice an hour at most, however often someone tries.
                 let key = format!("already_registered:{}:{}", existing.id, Utc::now().format("%Y%m%d%H"));
                 let notice = Email::render(
@@ -193,7 +206,22 @@ pub async fn verify_email(pool: &DbPool, mail: &MailContext, token: &str) -> Res
             let member_id =
                 tokens::consume_email_token(conn, &token_hash, tokens::VERIFY_EMAIL)?.ok_or_else(invalid_token)?;
             let member = members::find(conn, member_id)?.ok_or_else(invalid_token)?;
-            if member.status != PENDING_VERIFICATION {
+            if member.status != PENDING_VERIFICATION && member.status != INVITED {
+                return Ok(member);
+            }
+            if member.imported_at.is_some() {
+                // On the association's roster: no approval to wait for.
+                let member = members::mark_email_verified(conn, member.id, ACTIVE)?;
+                let member = members::mark_approved(conn, member.id)?;
+                let welcome = Email::render(
+                    &Welcome {
+                        full_name: member.full_name.clone(),
+                    },
+                    &mail,
+                    member.mailbox(),
+                    format!("welcome:{}", member.id),
+                )?;
+                outbox::queue(conn, &welcome)?;
                 return Ok(member);
             }
             let member = members::mark_email_verified(conn, member.id, PENDING_APPROVAL)?;
@@ -291,7 +319,8 @@ pub async fn authenticate(
     let member = db::run(pool, move |conn| members::find_by_email(conn, &lookup)).await?;
     let stored = member.as_ref().map(|m| m.password_hash.clone());
     let matches = password::verify(SecretString::from(given_password), stored).await?;
-    let Some(member) = member.filter(|_| matches) else {
+    // An invited member signs in only once their address is confirmed.
+    let Some(member) = member.filter(|m| matches && m.status != INVITED) else {
         return Err(wrong_credentials());
     };
     limits.login_per_account.clear(&account);
@@ -489,6 +518,66 @@ pub async fn change_password(
                 ("member", &member.id.to_string()),
                 serde_json::json!({}),
             )
+        })
+    })
+    .await
+}
+
+/// Mails an invitation to someone imported from the roster: a link to
+/// choose a password (earlier invitations stop working).
+pub fn queue_invitation(conn: &mut PgConnection, mail: &MailContext, member: &Member) -> Result<(), AppError> {
+    let link = LinkMail {
+        purpose: tokens::INVITATION,
+        valid_for: Duration::days(INVITATION_VALID_DAYS),
+        page: "/accept-invitation",
+    };
+    link.queue(conn, mail, member, |path| Invitation {
+        full_name: member.full_name.clone(),
+        path,
+    })
+}
+
+/// Sets the first password of an invited member, whose address the mailed
+/// link just proved: the member is active at once.
+pub async fn accept_invitation(pool: &DbPool, token: &str, new_password: String) -> Result<Member, AppError> {
+    let length = new_password.chars().count();
+    if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
+        let message = password::policy_violation(&new_password, "").unwrap_or_default();
+        return Err(AppError::invalid_field("new_password", message));
+    }
+    let token_hash = hash_token(token.trim());
+    let lookup = token_hash.clone();
+    if !db::run(pool, move |conn| {
+        tokens::email_token_is_usable(conn, &lookup, tokens::INVITATION)
+    })
+    .await?
+    {
+        return Err(invalid_token());
+    }
+    let new_hash = password::hash(SecretString::from(new_password.clone())).await?;
+    let new_password = SecretString::from(new_password);
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let member_id =
+                tokens::consume_email_token(conn, &token_hash, tokens::INVITATION)?.ok_or_else(invalid_token)?;
+            let member = members::find(conn, member_id)?.ok_or_else(invalid_token)?;
+            if member.status != INVITED {
+                return Err(invalid_token());
+            }
+            if let Some(problem) = password::policy_violation(new_password.expose_secret(), &member.email) {
+                return Err(AppError::invalid_field("new_password", problem));
+            }
+            members::set_password_hash(conn, member.id, &new_hash)?;
+            members::mark_email_verified(conn, member.id, ACTIVE)?;
+            let member = members::mark_approved(conn, member.id)?;
+            crate::audit::record(
+                conn,
+                Some(member.id),
+                "member.invitation_accept",
+                ("member", &member.id.to_string()),
+                serde_json::json!({}),
+            )?;
+            Ok(member)
         })
     })
     .await

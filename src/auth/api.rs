@@ -12,6 +12,7 @@ use crate::db::DbPool;
 use crate::email::MailContext;
 use crate::error::AppError;
 use crate::members::model::MeView;
+use crate::members::privacy::load_defaults;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/auth/register").post(register))
@@ -21,7 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/auth/refresh").post(refresh))
         .service(web::resource("/api/v1/auth/logout").post(logout))
         .service(web::resource("/api/v1/auth/password-reset").post(request_password_reset))
-        .service(web::resource("/api/v1/auth/password-reset/confirm").post(confirm_password_reset));
+        .service(web::resource("/api/v1/auth/password-reset/confirm").post(confirm_password_reset))
+        .service(web::resource("/api/v1/auth/invitation/accept").post(accept_invitation));
 }
 
 fn accepted(message: &str) -> HttpResponse {
@@ -51,7 +53,8 @@ async fn verify_email(
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
     let member = accounts::verify_email(&pool, &mail, &body.token).await?;
-    Ok(HttpResponse::Ok().json(MeView::from(member)))
+    let defaults = load_defaults(&pool).await?;
+    Ok(HttpResponse::Ok().json(MeView::new(member, &defaults)))
 }
 
 #[derive(Deserialize)]
@@ -153,4 +156,15 @@ async fn confirm_password_reset(
     let address = limits.client_address(&req);
     accounts::confirm_password_reset(&pool, &limits, &address, &body.token, body.new_password).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The invited member's first password (from the link in the invitation).
+async fn accept_invitation(
+    body: web::Json<ConfirmResetRequest>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let member = accounts::accept_invitation(&pool, &body.token, body.new_password).await?;
+    let defaults = load_defaults(&pool).await?;
+    Ok(HttpResponse::Ok().json(MeView::new(member, &defaults)))
 }

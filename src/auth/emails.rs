@@ -55,3 +55,17 @@ email_template!(
     text = "emails/member_verified/body.txt",
     html = "emails/member_verified/body.html"
 );
+
+/// To someone on the imported roster: a link to choose a password.
+pub struct Invitation {
+    pub full_name: String,
+    pub path: String,
+}
+
+email_template!(
+    Invitation,
+    kind = "invitation",
+    subject = "emails/invitation/subject.txt",
+    text = "emails/invitation/body.txt",
+    html = "emails/invitation/body.html"
+);

@@ -22,6 +22,11 @@ pub struct ActiveMember(pub Member);
 /// An active admin; anyone else gets 403.
 pub struct AdminMember(pub Member);
 
+/// For what anyone may see: `None` without an `Authorization` header; with
+/// one, the token must be valid (401) and its member active (403), as
+/// everywhere else.
+pub struct MaybeActiveMember(pub Option<Member>);
+
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -100,5 +105,18 @@ impl FromRequest for AdminMember {
             }
             Ok(AdminMember(member))
         })
+    }
+}
+
+impl FromRequest for MaybeActiveMember {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            return Box::pin(async { Ok(MaybeActiveMember(None)) });
+        }
+        let active = ActiveMember::from_request(req, payload);
+        Box::pin(async move { Ok(MaybeActiveMember(Some(active.await?.0))) })
     }
 }

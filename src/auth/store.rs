@@ -9,6 +9,7 @@ use crate::db::schema::{email_tokens, refresh_tokens};
 
 pub const VERIFY_EMAIL: &str = "verify_email";
 pub const PASSWORD_RESET: &str = "password_reset";
+pub const INVITATION: &str = "invitation";
 
 /// A new single-use mailed token for `purpose`; the plain token is returned
 /// once, to be put in the mail, and only its hash is stored.

@@ -34,7 +34,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(reset_page)
                 .post(reset_request_submit),
         )
-        .service(web::resource("/reset-password/confirm").post(reset_confirm_submit));
+        .service(web::resource("/reset-password/confirm").post(reset_confirm_submit))
+        .service(
+            web::resource("/accept-invitation")
+                .get(invitation_page)
+                .post(invitation_submit),
+        );
 }
 
 /// A page the user (or a person's mail client) may open any number of times.
@@ -444,6 +449,70 @@ async fn reset_confirm_submit(
             &[
                 "The link is not valid, was already used, or has expired (links work for one hour).",
                 "Ask for a new one on the password reset page.",
+            ],
+        ),
+        Err(errors) => show_again(errors),
+    }
+}
+
+// ---- An invitation from the roster ----
+
+#[derive(Template)]
+#[template(path = "pages/auth/accept_invitation.html")]
+struct InvitationPage {
+    layout: Layout,
+    token: Option<String>,
+    errors: FormErrors,
+}
+
+async fn invitation_page(page: Page, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+    render(&InvitationPage {
+        layout: page.layout("Welcome"),
+        token: usable_token(query.into_inner().token),
+        errors: FormErrors::default(),
+    })
+}
+
+/// Sets the first password and signs the member in.
+async fn invitation_submit(
+    req: HttpRequest,
+    page: Page,
+    form: web::Form<NewPasswordForm>,
+    pool: web::Data<DbPool>,
+    keys: web::Data<TokenKeys>,
+) -> Result<HttpResponse, AppError> {
+    csrf::check(&req, &form.csrf_token)?;
+    let form = form.into_inner();
+    let show_again = |errors: FormErrors| {
+        render_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &InvitationPage {
+                layout: page.layout("Welcome"),
+                token: usable_token(Some(form.token.clone())),
+                errors,
+            },
+        )
+    };
+    if form.new_password != form.repeat_password {
+        return show_again(FormErrors::single(
+            "repeat_password",
+            "is not the same as the new password",
+        ));
+    }
+    let result = accounts::accept_invitation(&pool, &form.token, form.new_password.clone()).await;
+    match FormErrors::from_result(result)? {
+        Ok(member) => {
+            let (access, refresh) = accounts::start_session(&pool, &keys, member.id).await?;
+            let mut response = redirect("/me");
+            session::set_cookies(&mut response, &req, access, refresh);
+            Ok(response)
+        }
+        Err(errors) if errors.get("token").is_some() => message(
+            &page,
+            "This link cannot be used",
+            &[
+                "The invitation is not valid, was already used, or has expired (it works for 14 days).",
+                "If you have chosen a password already, sign in. Otherwise, ask for a new link on the password reset page.",
             ],
         ),
         Err(errors) => show_again(errors),

@@ -13,6 +13,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_requests (id) {
+        id -> Uuid,
+        from_member -> Uuid,
+        to_member -> Uuid,
+        message -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        responded_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    directory_defaults (id) {
+        id -> Bool,
+        email_visibility -> Text,
+        city_visibility -> Text,
+        profession_visibility -> Text,
+        bio_visibility -> Text,
+        links_visibility -> Text,
+        exchanges_visibility -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     email_outbox (id) {
         id -> Uuid,
         idempotency_key -> Text,
@@ -48,6 +73,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    exchange_programs (id) {
+        id -> Uuid,
+        name -> Text,
+        sponsor -> Nullable<Text>,
+        home_country -> Nullable<Text>,
+        host_country -> Nullable<Text>,
+        description -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    exchange_records (id) {
+        id -> Uuid,
+        member_id -> Uuid,
+        program_id -> Uuid,
+        home_university -> Text,
+        host_university -> Text,
+        field_of_study -> Text,
+        degree_level -> Text,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        scholarship -> Nullable<Text>,
+        verified_at -> Nullable<Timestamptz>,
+        verified_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     members (id) {
         id -> Uuid,
         email -> Citext,
@@ -65,6 +122,19 @@ diesel::table! {
         approved_at -> Nullable<Timestamptz>,
         deleted_at -> Nullable<Timestamptz>,
         sessions_valid_after -> Nullable<Timestamptz>,
+        city -> Nullable<Text>,
+        profession -> Nullable<Text>,
+        bio -> Nullable<Text>,
+        links -> Array<Nullable<Text>>,
+        listed_in_directory -> Bool,
+        email_visibility -> Nullable<Text>,
+        city_visibility -> Nullable<Text>,
+        profession_visibility -> Nullable<Text>,
+        bio_visibility -> Nullable<Text>,
+        links_visibility -> Nullable<Text>,
+        exchanges_visibility -> Nullable<Text>,
+        name_search -> Nullable<Text>,
+        imported_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -83,6 +153,17 @@ diesel::table! {
 
 diesel::joinable!(audit_log -> members (actor_id));
 diesel::joinable!(email_tokens -> members (member_id));
+diesel::joinable!(exchange_records -> exchange_programs (program_id));
 diesel::joinable!(refresh_tokens -> members (member_id));
 
-diesel::allow_tables_to_appear_in_same_query!(audit_log, email_outbox, email_tokens, members, refresh_tokens,);
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
+    contact_requests,
+    directory_defaults,
+    email_outbox,
+    email_tokens,
+    exchange_programs,
+    exchange_records,
+    members,
+    refresh_tokens,
+);

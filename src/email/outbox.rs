@@ -161,7 +161,7 @@ pub fn mark_attempt_failed(
     .bind::<SqlUuid, _>(id)
     .bind::<SqlUuid, _>(claim_token)
     .bind::<Nullable<Timestamptz>, _>(retry_at)
-    .bind::<Text, _>(truncate(error, 2000))
+    .bind::<Text, _>(crate::api::shorten(error, 2000))
     .execute(conn)
 }
 
@@ -184,10 +184,6 @@ pub fn release(
     .bind::<SqlUuid, _>(claim_token)
     .bind::<Timestamptz, _>(retry_at)
     .execute(conn)
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
 }
 
 /// Counts by status, and how long the oldest pending message has waited.

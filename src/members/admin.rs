@@ -17,6 +17,9 @@ use crate::email::{outbox, Email, MailContext};
 use crate::error::AppError;
 use crate::members::emails::{ApplicationRejected, Welcome};
 use crate::members::model::{MeView, Member, ACTIVE, ADMIN, DELETED, PENDING_APPROVAL, PENDING_VERIFICATION};
+use crate::members::privacy::{
+    self, load_defaults, DirectoryDefaults, VisibilityPatch, VisibilitySettings, PROTECTED_FIELDS,
+};
 
 pub const STATUSES: [&str; 6] = [
     PENDING_VERIFICATION,
@@ -38,7 +41,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/admin/members/{id}/approve").post(approve))
         .service(web::resource("/api/v1/admin/members/{id}/reject").post(reject))
         .service(web::resource("/api/v1/admin/members/{id}/suspend").post(suspend))
-        .service(web::resource("/api/v1/admin/members/{id}/reinstate").post(reinstate));
+        .service(web::resource("/api/v1/admin/members/{id}/reinstate").post(reinstate))
+        .service(
+            web::resource("/api/v1/admin/directory-defaults")
+                .get(get_directory_defaults)
+                .put(put_directory_defaults),
+        );
 }
 
 /// The full record, as admins see it: what the member sees, and more.
@@ -49,11 +57,11 @@ pub struct AdminMemberView {
     pub email_verified_at: Option<DateTime<Utc>>,
 }
 
-impl From<Member> for AdminMemberView {
-    fn from(m: Member) -> Self {
+impl AdminMemberView {
+    pub fn new(m: Member, defaults: &DirectoryDefaults) -> Self {
         let email_verified_at = m.email_verified_at;
         Self {
-            record: MeView::from(m),
+            record: MeView::new(m, defaults),
             email_verified_at,
         }
     }
@@ -185,7 +193,8 @@ async fn list_members(
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let (found, _) = find_members(&pool, &admin, query.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(found.map(AdminMemberView::from)))
+    let defaults = load_defaults(&pool).await?;
+    Ok(HttpResponse::Ok().json(found.map(|m| AdminMemberView::new(m, &defaults))))
 }
 
 /// One member's full record; the viewing is audited.
@@ -219,7 +228,7 @@ async fn get_member(
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let member = view_member(&pool, &admin, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
+    Ok(HttpResponse::Ok().json(AdminMemberView::new(member, &load_defaults(&pool).await?)))
 }
 
 /// Locks every active admin, always in the same order, and checks that the
@@ -402,7 +411,7 @@ async fn decide_api(
 ) -> Result<HttpResponse, AppError> {
     let reason = body.and_then(|b| b.into_inner().reason);
     let member = decide(&admin, id, decision, reason.as_deref(), pool, mail).await?;
-    Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
+    Ok(HttpResponse::Ok().json(AdminMemberView::new(member, &load_defaults(pool).await?)))
 }
 
 async fn approve(
@@ -492,5 +501,68 @@ async fn change_role(
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let member = set_role(&admin, id.into_inner(), body.into_inner().role, &pool).await?;
-    Ok(HttpResponse::Ok().json(AdminMemberView::from(member)))
+    Ok(HttpResponse::Ok().json(AdminMemberView::new(member, &load_defaults(&pool).await?)))
+}
+
+async fn get_directory_defaults(_admin: AdminMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+    let defaults = load_defaults(&pool).await?;
+    Ok(HttpResponse::Ok().json(VisibilitySettings::of_defaults(&defaults)))
+}
+
+/// Changes the association's defaults: who sees each field of members who
+/// made no choice of their own. Audited.
+pub async fn set_directory_defaults(
+    pool: &DbPool,
+    admin: &Member,
+    patch: VisibilityPatch,
+) -> Result<DirectoryDefaults, AppError> {
+    let mut checks = Checks::default();
+    let values = patch.checked(&mut checks);
+    for (field, value) in PROTECTED_FIELDS.iter().zip(&values) {
+        if matches!(value, Some(None)) {
+            checks.fail(&format!("visibility.{field}"), "must be one of public, members, hidden");
+        }
+    }
+    checks.finish()?;
+    let admin_id = admin.id;
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let before = privacy::defaults(conn)?;
+            let mut after = before.clone();
+            let [email, city, profession, bio, links, exchanges] = values;
+            let set = |slot: &mut String, value: Option<Option<String>>| {
+                if let Some(Some(v)) = value {
+                    *slot = v;
+                }
+            };
+            set(&mut after.email_visibility, email);
+            set(&mut after.city_visibility, city);
+            set(&mut after.profession_visibility, profession);
+            set(&mut after.bio_visibility, bio);
+            set(&mut after.links_visibility, links);
+            set(&mut after.exchanges_visibility, exchanges);
+            let saved = privacy::save_defaults(conn, &after)?;
+            audit::record(
+                conn,
+                Some(admin_id),
+                "directory.defaults",
+                ("directory_defaults", "*"),
+                serde_json::json!({
+                    "from": VisibilitySettings::of_defaults(&before),
+                    "to": VisibilitySettings::of_defaults(&saved),
+                }),
+            )?;
+            diesel::QueryResult::Ok(saved)
+        })
+    })
+    .await
+}
+
+async fn put_directory_defaults(
+    AdminMember(admin): AdminMember,
+    body: web::Json<VisibilityPatch>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let saved = set_directory_defaults(&pool, &admin, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(VisibilitySettings::of_defaults(&saved)))
 }

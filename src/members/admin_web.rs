@@ -16,16 +16,21 @@ use crate::db::{self, DbPool};
 use crate::email::{outbox, MailContext};
 use crate::error::AppError;
 use crate::members::admin::{
-    decide, find_members, set_role, view_member, MemberFilter, APPROVE, REINSTATE, REJECT, ROLES, STATUSES, SUSPEND,
+    decide, find_members, set_directory_defaults, set_role, view_member, MemberFilter, APPROVE, REINSTATE, REJECT,
+    ROLES, STATUSES, SUSPEND,
 };
 use crate::members::model::{Member, PENDING_APPROVAL};
+use crate::members::privacy::{load_defaults, VisibilityPatch, VisibilitySettings, PROTECTED_FIELDS};
 use crate::pages::{local_time, redirect, render, Layout};
+use crate::programs::model::ExchangeRecord;
+use crate::programs::store::records_of;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin").get(approvals_page))
         .service(web::resource("/admin/members").get(members_page))
         .service(web::resource("/admin/members/{id}").get(member_page))
-        .service(web::resource("/admin/members/{id}/{action}").post(decision_submit));
+        .service(web::resource("/admin/members/{id}/{action}").post(decision_submit))
+        .service(web::resource("/admin/privacy").get(privacy_page).post(privacy_submit));
 }
 
 /// A member as the board's pages show them, times in the admin's zone.
@@ -143,13 +148,17 @@ struct MemberPage {
     member: MemberRow,
     roles: &'static [&'static str],
     is_self: bool,
+    records: Vec<ExchangeRecord>,
 }
 
 async fn member_page(page: Page, id: web::Path<Uuid>, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     let admin = page.admin()?;
     let member = view_member(&pool, admin, id.into_inner()).await?;
     let is_self = member.id == admin.id;
+    let member_id = member.id;
+    let records = db::run(&pool, move |conn| records_of(conn, &[member_id])).await?;
     render(&MemberPage {
+        records,
         layout: page.layout(member.full_name.clone()),
         csrf_token: page.csrf_token.clone(),
         member: MemberRow::new(member, page.time_zone()),
@@ -194,4 +203,76 @@ async fn decision_submit(
     decide(admin, id, decision, form.reason.as_deref(), &pool, &mail).await?;
     let back = local_path(form.return_to.as_deref()).unwrap_or_else(|| format!("/admin/members/{id}"));
     Ok(redirect(&back))
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin/privacy.html")]
+struct PrivacyPage {
+    layout: Layout,
+    defaults: VisibilitySettings,
+    fields: &'static [&'static str],
+    saved: bool,
+}
+
+impl PrivacyPage {
+    fn chose(&self, field: &str, visibility: &str) -> bool {
+        self.defaults
+            .pairs()
+            .iter()
+            .any(|(f, v)| *f == field && *v == visibility)
+    }
+}
+
+#[derive(Deserialize)]
+struct SavedFlash {
+    saved: Option<String>,
+}
+
+/// `/admin/privacy`: who sees each field of members who made no choice.
+async fn privacy_page(
+    page: Page,
+    flash: web::Query<SavedFlash>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    page.admin()?;
+    let defaults = load_defaults(&pool).await?;
+    render(&PrivacyPage {
+        layout: page.layout("Privacy defaults"),
+        defaults: VisibilitySettings::of_defaults(&defaults),
+        fields: &PROTECTED_FIELDS,
+        saved: flash.saved.is_some(),
+    })
+}
+
+#[derive(Deserialize)]
+struct PrivacyForm {
+    #[serde(default)]
+    csrf_token: String,
+    visibility_email: Option<String>,
+    visibility_city: Option<String>,
+    visibility_profession: Option<String>,
+    visibility_bio: Option<String>,
+    visibility_links: Option<String>,
+    visibility_exchanges: Option<String>,
+}
+
+async fn privacy_submit(
+    req: HttpRequest,
+    page: Page,
+    form: web::Form<PrivacyForm>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    csrf::check(&req, &form.csrf_token)?;
+    let admin = page.admin()?;
+    let form = form.into_inner();
+    let patch = VisibilityPatch {
+        email: form.visibility_email.map(Some),
+        city: form.visibility_city.map(Some),
+        profession: form.visibility_profession.map(Some),
+        bio: form.visibility_bio.map(Some),
+        links: form.visibility_links.map(Some),
+        exchanges: form.visibility_exchanges.map(Some),
+    };
+    set_directory_defaults(&pool, admin, patch).await?;
+    Ok(redirect("/admin/privacy?saved=1"))
 }

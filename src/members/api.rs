@@ -9,17 +9,21 @@ use crate::auth::limits::AuthLimits;
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::members::model::MeView;
+use crate::members::privacy::load_defaults;
 use crate::members::profile::{self, ProfilePatch};
+use crate::members::your_data;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/me").get(me).patch(update_me))
+    cfg.service(web::resource("/api/v1/me").get(me).patch(update_me).delete(delete_me))
+        .service(web::resource("/api/v1/me/export").get(export_me))
         .service(web::resource("/api/v1/me/password").post(change_password));
 }
 
 /// Any signed-in member may read their own record, whatever their status,
 /// so an applicant can see where their application stands.
-async fn me(CurrentMember(member): CurrentMember) -> HttpResponse {
-    HttpResponse::Ok().json(MeView::from(member))
+async fn me(CurrentMember(member): CurrentMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+    let defaults = load_defaults(&pool).await?;
+    Ok(HttpResponse::Ok().json(MeView::new(member, &defaults)))
 }
 
 async fn update_me(
@@ -29,7 +33,8 @@ async fn update_me(
 ) -> Result<HttpResponse, AppError> {
     let changes = body.into_inner().checked()?;
     let member = profile::update(&pool, member.id, changes).await?;
-    Ok(HttpResponse::Ok().json(MeView::from(member)))
+    let defaults = load_defaults(&pool).await?;
+    Ok(HttpResponse::Ok().json(MeView::new(member, &defaults)))
 }
 
 #[derive(Deserialize)]
@@ -46,5 +51,29 @@ async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     accounts::change_password(&pool, &limits, member, body.current_password, body.new_password).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Everything stored about the member, as JSON.
+async fn export_me(CurrentMember(member): CurrentMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+    let document = your_data::export_for(&pool, member.id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(document))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRequest {
+    password: String,
+}
+
+async fn delete_me(
+    CurrentMember(member): CurrentMember,
+    body: web::Json<DeleteRequest>,
+    pool: web::Data<DbPool>,
+    limits: web::Data<AuthLimits>,
+) -> Result<HttpResponse, AppError> {
+    your_data::delete_confirmed(&pool, &limits, member, body.into_inner().password).await?;
     Ok(HttpResponse::NoContent().finish())
 }

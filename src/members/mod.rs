@@ -6,6 +6,8 @@ pub mod admin_web;
 pub mod api;
 pub mod emails;
 pub mod model;
+pub mod privacy;
 pub mod profile;
 pub mod store;
 pub mod web;
+pub mod your_data;

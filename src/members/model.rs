@@ -4,7 +4,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::db::schema::members;
+use crate::members::privacy::{DirectoryDefaults, VisibilitySettings};
 
+pub const INVITED: &str = "invited";
 pub const PENDING_VERIFICATION: &str = "pending_verification";
 pub const PENDING_APPROVAL: &str = "pending_approval";
 pub const ACTIVE: &str = "active";
@@ -30,6 +32,18 @@ pub struct Member {
     pub approved_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub sessions_valid_after: Option<DateTime<Utc>>,
+    pub city: Option<String>,
+    pub profession: Option<String>,
+    pub bio: Option<String>,
+    pub links: Vec<Option<String>>,
+    pub listed_in_directory: bool,
+    pub email_visibility: Option<String>,
+    pub city_visibility: Option<String>,
+    pub profession_visibility: Option<String>,
+    pub bio_visibility: Option<String>,
+    pub links_visibility: Option<String>,
+    pub exchanges_visibility: Option<String>,
+    pub imported_at: Option<DateTime<Utc>>,
 }
 
 impl Member {
@@ -62,6 +76,13 @@ pub struct NewMember<'a> {
     pub country: Option<&'a str>,
 }
 
+impl Member {
+    /// The links, without the NULLs a SQL array may hold.
+    pub fn link_list(&self) -> Vec<String> {
+        self.links.iter().flatten().cloned().collect()
+    }
+}
+
 /// What a member sees of their own record (`GET /api/v1/me`).
 #[derive(Debug, Serialize)]
 pub struct MeView {
@@ -73,14 +94,24 @@ pub struct MeView {
     pub graduation_year: Option<i32>,
     pub university: Option<String>,
     pub country: Option<String>,
+    pub city: Option<String>,
+    pub profession: Option<String>,
+    pub bio: Option<String>,
+    pub links: Vec<String>,
     pub time_zone: Option<String>,
+    pub listed_in_directory: bool,
+    /// Who sees each field: the member's choice, or the association's
+    /// default where they made none.
+    pub visibility: VisibilitySettings,
     pub created_at: DateTime<Utc>,
     pub approved_at: Option<DateTime<Utc>>,
 }
 
-impl From<Member> for MeView {
-    fn from(m: Member) -> Self {
+impl MeView {
+    pub fn new(m: Member, defaults: &DirectoryDefaults) -> Self {
         Self {
+            visibility: VisibilitySettings::of(&m, defaults),
+            links: m.link_list(),
             id: m.id,
             email: m.email,
             full_name: m.full_name,
@@ -89,7 +120,11 @@ impl From<Member> for MeView {
             graduation_year: m.graduation_year,
             university: m.university,
             country: m.country,
+            city: m.city,
+            profession: m.profession,
+            bio: m.bio,
             time_zone: m.time_zone,
+            listed_in_directory: m.listed_in_directory,
             created_at: m.created_at,
             approved_at: m.approved_at,
         }

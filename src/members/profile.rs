@@ -2,23 +2,19 @@
 //! checked once here for the API and the page alike.
 
 use diesel::prelude::*;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::api::Checks;
+use crate::api::{present, Checks};
 use crate::auth::accounts::BasicProfile;
 use crate::db::schema::members;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::members::model::Member;
+use crate::members::privacy::VisibilityPatch;
 
-/// Tells a field sent as `null` (`Some(None)`: clear it) from one not sent
-/// (`None`: leave it).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// The body of `PATCH /api/v1/me`: only the fields sent change.
+/// The body of `PATCH /api/v1/me`: only the fields sent change; `null`
+/// clears an optional one.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
@@ -31,7 +27,19 @@ pub struct ProfilePatch {
     #[serde(default, deserialize_with = "present")]
     pub country: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    pub city: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub profession: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub links: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
     pub time_zone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub listed_in_directory: Option<Option<bool>>,
+    #[serde(default)]
+    pub visibility: Option<VisibilityPatch>,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -41,7 +49,43 @@ pub struct ProfileChanges {
     graduation_year: Option<Option<i32>>,
     university: Option<Option<String>>,
     country: Option<Option<String>>,
+    city: Option<Option<String>>,
+    profession: Option<Option<String>>,
+    bio: Option<Option<String>>,
+    links: Option<Vec<Option<String>>>,
     time_zone: Option<Option<String>>,
+    listed_in_directory: Option<bool>,
+    email_visibility: Option<Option<String>>,
+    city_visibility: Option<Option<String>>,
+    profession_visibility: Option<Option<String>>,
+    bio_visibility: Option<Option<String>>,
+    links_visibility: Option<Option<String>>,
+    exchanges_visibility: Option<Option<String>>,
+}
+
+pub const MAX_LINKS: usize = 5;
+
+/// A link a member shows: http or https, at most 300 characters.
+fn check_links(checks: &mut Checks, links: &[String]) -> Vec<Option<String>> {
+    if links.len() > MAX_LINKS {
+        checks.fail("links", format!("must be at most {MAX_LINKS}"));
+    }
+    links
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .map(|link| {
+            let ok = link.chars().count() <= 300
+                && url::Url::parse(link).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                checks.fail(
+                    "links",
+                    format!("'{}' is not a web address (https://...)", crate::api::shorten(link, 60)),
+                );
+            }
+            Some(link.to_string())
+        })
+        .collect()
 }
 
 impl ProfilePatch {
@@ -74,27 +118,72 @@ impl ProfilePatch {
                 }
             }
         };
+        let city = self.city.map(|c| checks.optional_text("city", c.as_deref(), 100));
+        let profession = self
+            .profession
+            .map(|p| checks.optional_text("profession", p.as_deref(), 200));
+        let bio = self.bio.map(|b| {
+            b.map(|b| checks.multiline_text("bio", &b, 0, 2000))
+                .filter(|b| !b.is_empty())
+        });
+        let links = self.links.map(|l| check_links(&mut checks, &l.unwrap_or_default()));
+        let listed_in_directory = match self.listed_in_directory {
+            Some(None) => {
+                checks.fail("listed_in_directory", "must be true or false");
+                None
+            }
+            other => other.flatten(),
+        };
+        let [email_visibility, city_visibility, profession_visibility, bio_visibility, links_visibility, exchanges_visibility] =
+            self.visibility.unwrap_or_default().checked(&mut checks);
         checks.finish()?;
         Ok(ProfileChanges {
             full_name: self.full_name.map(|_| basic.full_name),
             graduation_year: self.graduation_year.map(|_| basic.graduation_year),
             university: self.university.map(|_| basic.university),
             country: self.country.map(|_| basic.country),
+            city,
+            profession,
+            bio,
+            links,
             time_zone: self.time_zone.map(|_| time_zone),
+            listed_in_directory,
+            email_visibility,
+            city_visibility,
+            profession_visibility,
+            bio_visibility,
+            links_visibility,
+            exchanges_visibility,
         })
+    }
+}
+
+impl ProfileChanges {
+    fn is_empty(&self) -> bool {
+        self.full_name.is_none()
+            && self.graduation_year.is_none()
+            && self.university.is_none()
+            && self.country.is_none()
+            && self.city.is_none()
+            && self.profession.is_none()
+            && self.bio.is_none()
+            && self.links.is_none()
+            && self.time_zone.is_none()
+            && self.listed_in_directory.is_none()
+            && self.email_visibility.is_none()
+            && self.city_visibility.is_none()
+            && self.profession_visibility.is_none()
+            && self.bio_visibility.is_none()
+            && self.links_visibility.is_none()
+            && self.exchanges_visibility.is_none()
     }
 }
 
 /// Stores the changes; nothing to change is no error.
 pub async fn update(pool: &DbPool, member_id: Uuid, changes: ProfileChanges) -> Result<Member, AppError> {
     db::run(pool, move |conn| {
-        let nothing = changes.full_name.is_none()
-            && changes.graduation_year.is_none()
-            && changes.university.is_none()
-            && changes.country.is_none()
-            && changes.time_zone.is_none();
         let query = members::table.find(member_id);
-        if nothing {
+        if changes.is_empty() {
             return query.select(Member::as_select()).first(conn);
         }
         diesel::update(query)

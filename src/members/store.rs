@@ -63,3 +63,16 @@ pub fn set_password_hash(conn: &mut PgConnection, id: Uuid, hash: &str) -> Query
         ))
         .execute(conn)
 }
+
+/// Sets `approved_at` the first time a member becomes active.
+pub fn mark_approved(conn: &mut PgConnection, id: Uuid) -> QueryResult<Member> {
+    diesel::update(members::table.find(id))
+        .set((
+            members::approved_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("coalesce(approved_at, now())")),
+            members::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Member::as_returning())
+        .get_result(conn)
+}

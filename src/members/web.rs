@@ -11,15 +11,20 @@ use crate::auth::csrf;
 use crate::auth::limits::AuthLimits;
 use crate::auth::session::{self, Page};
 use crate::auth::tokens::TokenKeys;
+use crate::auth::web::MessagePage;
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::members::model::Member;
+use crate::members::privacy::{load_defaults, VisibilityPatch, VisibilitySettings, PROTECTED_FIELDS};
 use crate::members::profile::{self, ProfilePatch};
-use crate::pages::{local_time, redirect, render_with_status, FormErrors, Layout};
+use crate::members::your_data;
+use crate::pages::{local_time, redirect, render, render_with_status, FormErrors, Layout};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/me").get(me_page).post(profile_submit))
-        .service(web::resource("/me/password").post(password_submit));
+        .service(web::resource("/me/password").post(password_submit))
+        .service(web::resource("/me/export.json").get(export_download))
+        .service(web::resource("/me/delete").post(delete_submit));
 }
 
 /// The profile form's fields, as typed.
@@ -37,10 +42,33 @@ struct ProfileForm {
     country: String,
     #[serde(default)]
     time_zone: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    profession: String,
+    #[serde(default)]
+    bio: String,
+    /// One web address per line.
+    #[serde(default)]
+    links: String,
+    /// A checkbox: sent only when ticked.
+    listed_in_directory: Option<String>,
+    #[serde(default)]
+    visibility_email: String,
+    #[serde(default)]
+    visibility_city: String,
+    #[serde(default)]
+    visibility_profession: String,
+    #[serde(default)]
+    visibility_bio: String,
+    #[serde(default)]
+    visibility_links: String,
+    #[serde(default)]
+    visibility_exchanges: String,
 }
 
 impl ProfileForm {
-    fn of(member: &Member) -> Self {
+    fn of(member: &Member, visibility: &VisibilitySettings) -> Self {
         Self {
             csrf_token: String::new(),
             full_name: member.full_name.clone(),
@@ -48,7 +76,31 @@ impl ProfileForm {
             university: member.university.clone().unwrap_or_default(),
             country: member.country.clone().unwrap_or_default(),
             time_zone: member.time_zone.clone().unwrap_or_default(),
+            city: member.city.clone().unwrap_or_default(),
+            profession: member.profession.clone().unwrap_or_default(),
+            bio: member.bio.clone().unwrap_or_default(),
+            links: member.link_list().join("\n"),
+            listed_in_directory: member.listed_in_directory.then(|| "on".to_string()),
+            visibility_email: visibility.email.clone(),
+            visibility_city: visibility.city.clone(),
+            visibility_profession: visibility.profession.clone(),
+            visibility_bio: visibility.bio.clone(),
+            visibility_links: visibility.links.clone(),
+            visibility_exchanges: visibility.exchanges.clone(),
         }
+    }
+
+    /// Whether `visibility` is the one chosen for `field` (radio buttons).
+    fn chose(&self, field: &str, visibility: &str) -> bool {
+        let chosen: &str = match field {
+            "email" => &self.visibility_email,
+            "city" => &self.visibility_city,
+            "profession" => &self.visibility_profession,
+            "bio" => &self.visibility_bio,
+            "links" => &self.visibility_links,
+            _ => &self.visibility_exchanges,
+        };
+        chosen == visibility
     }
 }
 
@@ -63,8 +115,10 @@ struct MePage {
     form: ProfileForm,
     errors: FormErrors,
     password_errors: FormErrors,
+    delete_errors: FormErrors,
     saved: Option<String>,
     zones: &'static [chrono_tz::Tz],
+    fields: &'static [&'static str],
 }
 
 #[derive(Deserialize)]
@@ -72,15 +126,27 @@ struct Flash {
     saved: Option<String>,
 }
 
-fn show(
-    page: &Page,
-    status: StatusCode,
+/// What `/me` shows besides the member's record: a form sent back with its
+/// errors, or the note of what was just saved.
+#[derive(Default)]
+struct Shown<'a> {
     form: Option<ProfileForm>,
     errors: FormErrors,
     password_errors: FormErrors,
-    saved: Option<&str>,
-) -> Result<HttpResponse, AppError> {
+    delete_errors: FormErrors,
+    saved: Option<&'a str>,
+}
+
+async fn show(page: &Page, pool: &DbPool, status: StatusCode, shown: Shown<'_>) -> Result<HttpResponse, AppError> {
     let member = page.member()?;
+    let defaults = load_defaults(pool).await?;
+    let Shown {
+        form,
+        errors,
+        password_errors,
+        delete_errors,
+        saved,
+    } = shown;
     let saved = match saved {
         Some("profile") => Some("Your profile is saved.".to_string()),
         Some("password") => Some("Your password is changed, and every other session is signed out.".to_string()),
@@ -94,24 +160,23 @@ fn show(
             status: member.status.clone(),
             role: member.role.clone(),
             joined: local_time(member.created_at, page.time_zone()),
-            form: form.unwrap_or_else(|| ProfileForm::of(member)),
+            form: form.unwrap_or_else(|| ProfileForm::of(member, &VisibilitySettings::of(member, &defaults))),
+            fields: &PROTECTED_FIELDS,
             errors,
             password_errors,
+            delete_errors,
             saved,
             zones: &chrono_tz::TZ_VARIANTS,
         },
     )
 }
 
-async fn me_page(page: Page, flash: web::Query<Flash>) -> Result<HttpResponse, AppError> {
-    show(
-        &page,
-        StatusCode::OK,
-        None,
-        FormErrors::default(),
-        FormErrors::default(),
-        flash.saved.as_deref(),
-    )
+async fn me_page(page: Page, flash: web::Query<Flash>, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+    let shown = Shown {
+        saved: flash.saved.as_deref(),
+        ..Shown::default()
+    };
+    show(&page, &pool, StatusCode::OK, shown).await
 }
 
 async fn profile_submit(
@@ -128,24 +193,36 @@ async fn profile_submit(
         Ok(year) => Some(year),
         Err(_) if year.is_empty() => None,
         Err(_) => {
-            let errors = FormErrors::single("graduation_year", "must be a year, like 2019");
-            return show(
-                &page,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(form),
-                errors,
-                FormErrors::default(),
-                None,
-            );
+            let shown = Shown {
+                form: Some(form),
+                errors: FormErrors::single("graduation_year", "must be a year, like 2019"),
+                ..Shown::default()
+            };
+            return show(&page, &pool, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
         }
     };
     // A form sends every field: an emptied one is cleared.
+    // A visibility not sent (an old form) stays as it is.
+    let choice = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty()).map(Some);
     let patch = ProfilePatch {
         full_name: Some(Some(form.full_name.clone())),
         graduation_year: Some(graduation_year),
         university: Some(Some(form.university.clone())),
         country: Some(Some(form.country.clone())),
+        city: Some(Some(form.city.clone())),
+        profession: Some(Some(form.profession.clone())),
+        bio: Some(Some(form.bio.clone())),
+        links: Some(Some(form.links.lines().map(str::to_string).collect())),
         time_zone: Some(Some(form.time_zone.clone())),
+        listed_in_directory: Some(Some(form.listed_in_directory.is_some())),
+        visibility: Some(VisibilityPatch {
+            email: choice(&form.visibility_email),
+            city: choice(&form.visibility_city),
+            profession: choice(&form.visibility_profession),
+            bio: choice(&form.visibility_bio),
+            links: choice(&form.visibility_links),
+            exchanges: choice(&form.visibility_exchanges),
+        }),
     };
     let result = match patch.checked() {
         Ok(changes) => profile::update(&pool, member_id, changes).await.map(|_| ()),
@@ -153,14 +230,14 @@ async fn profile_submit(
     };
     match FormErrors::from_result(result)? {
         Ok(()) => Ok(redirect("/me?saved=profile")),
-        Err(errors) => show(
-            &page,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(form),
-            errors,
-            FormErrors::default(),
-            None,
-        ),
+        Err(errors) => {
+            let shown = Shown {
+                form: Some(form),
+                errors,
+                ..Shown::default()
+            };
+            show(&page, &pool, StatusCode::UNPROCESSABLE_ENTITY, shown).await
+        }
     }
 }
 
@@ -187,21 +264,19 @@ async fn password_submit(
     csrf::check(&req, &form.csrf_token)?;
     let member = page.member()?.clone();
     let form = form.into_inner();
-    let show_errors = |errors| {
-        show(
-            &page,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            FormErrors::default(),
-            errors,
-            None,
-        )
+    let show_errors = |password_errors| {
+        let shown = Shown {
+            password_errors,
+            ..Shown::default()
+        };
+        show(&page, &pool, StatusCode::UNPROCESSABLE_ENTITY, shown)
     };
     if form.new_password != form.repeat_password {
         return show_errors(FormErrors::single(
             "repeat_password",
             "is not the same as the new password",
-        ));
+        ))
+        .await;
     }
     let member_id = member.id;
     let result = accounts::change_password(&pool, &limits, member, form.current_password, form.new_password).await;
@@ -216,6 +291,61 @@ async fn password_submit(
             session::set_cookies(&mut response, &req, access, refresh);
             Ok(response)
         }
-        Err(errors) => show_errors(errors),
+        Err(errors) => show_errors(errors).await,
+    }
+}
+
+/// The export as a file to keep.
+async fn export_download(page: Page, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+    let member_id = page.member()?.id;
+    let document = your_data::export_for(&pool, member_id).await?;
+    let body = serde_json::to_string_pretty(&document).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"my-data.json\"",
+        ))
+        .body(body))
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn delete_submit(
+    req: HttpRequest,
+    page: Page,
+    form: web::Form<DeleteForm>,
+    pool: web::Data<DbPool>,
+    limits: web::Data<AuthLimits>,
+) -> Result<HttpResponse, AppError> {
+    csrf::check(&req, &form.csrf_token)?;
+    let member = page.member()?.clone();
+    let form = form.into_inner();
+    let result = your_data::delete_confirmed(&pool, &limits, member, form.password).await;
+    match FormErrors::from_result(result)? {
+        Ok(()) => {
+            let mut response = render(&MessagePage {
+                layout: Layout::new(&page.site, "Your account is deleted"),
+                paragraphs: vec![
+                    "Your personal data is erased and you are signed out everywhere.".into(),
+                    "Thank you for having been part of the network.".into(),
+                ],
+            })?;
+            session::clear_cookies(&mut response, &req);
+            Ok(response)
+        }
+        Err(delete_errors) => {
+            let shown = Shown {
+                delete_errors,
+                ..Shown::default()
+            };
+            show(&page, &pool, StatusCode::UNPROCESSABLE_ENTITY, shown).await
+        }
     }
 }

@@ -433,6 +433,7 @@ async fn a_member_edits_the_profile_and_changes_the_password_on_the_account_page
             ("university", "LUMS"),
             ("country", "Pakistan"),
             ("time_zone", zone),
+            ("listed_in_directory", "on"),
         ]
     };
     let mistaken = hina.submit("/me", "/me", &profile("", "Mars/Olympus")).await;

@@ -1,0 +1,47 @@
+-- The profile a member keeps, and who may see each part of it. A visibility
+-- column left NULL follows the association's default (directory_defaults),
+-- so the board can change the default for everyone who has not chosen.
+ALTER TABLE members
+    ADD COLUMN city text CHECK (length(city) <= 100),
+    ADD COLUMN profession text CHECK (length(profession) <= 200),
+    ADD COLUMN bio text CHECK (length(bio) <= 2000),
+    ADD COLUMN links text[] NOT NULL DEFAULT '{}' CHECK (cardinality(links) <= 5),
+    ADD COLUMN listed_in_directory boolean NOT NULL DEFAULT true,
+    ADD COLUMN email_visibility text CHECK (email_visibility IN ('public', 'members', 'hidden')),
+    ADD COLUMN city_visibility text CHECK (city_visibility IN ('public', 'members', 'hidden')),
+    ADD COLUMN profession_visibility text CHECK (profession_visibility IN ('public', 'members', 'hidden')),
+    ADD COLUMN bio_visibility text CHECK (bio_visibility IN ('public', 'members', 'hidden')),
+    ADD COLUMN links_visibility text CHECK (links_visibility IN ('public', 'members', 'hidden')),
+    ADD COLUMN exchanges_visibility text CHECK (exchanges_visibility IN ('public', 'members', 'hidden'));
+
+-- One row: the association's defaults. Email is hidden unless a member
+-- chooses otherwise.
+CREATE TABLE directory_defaults (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    email_visibility text NOT NULL DEFAULT 'hidden' CHECK (email_visibility IN ('public', 'members', 'hidden')),
+    city_visibility text NOT NULL DEFAULT 'members' CHECK (city_visibility IN ('public', 'members', 'hidden')),
+    profession_visibility text NOT NULL DEFAULT 'members' CHECK (profession_visibility IN ('public', 'members', 'hidden')),
+    bio_visibility text NOT NULL DEFAULT 'members' CHECK (bio_visibility IN ('public', 'members', 'hidden')),
+    links_visibility text NOT NULL DEFAULT 'members' CHECK (links_visibility IN ('public', 'members', 'hidden')),
+    exchanges_visibility text NOT NULL DEFAULT 'members' CHECK (exchanges_visibility IN ('public', 'members', 'hidden')),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO directory_defaults DEFAULT VALUES;
+
+-- Names folded for search: lower case, and the letters of Azerbaijani and
+-- Turkish spelled as people type them on a Latin keyboard, so "Mammadova"
+-- finds "Məmmədova". Immutable, so it can feed a stored column and an index.
+CREATE FUNCTION karvan_fold(text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+    AS $$ SELECT translate(lower($1), 'əışçğöüâîûéèêáàíóúñ', 'eiscgouaiueeeaaioun') $$;
+
+ALTER TABLE members ADD COLUMN name_search text GENERATED ALWAYS AS (karvan_fold(full_name)) STORED;
+DROP INDEX members_full_name_trgm_idx;
+CREATE INDEX members_name_search_trgm_idx ON members USING gin (name_search gin_trgm_ops)
+    WHERE status = 'active' AND listed_in_directory;
+-- The directory's default order, and its filters.
+CREATE INDEX members_directory_idx ON members (name_search, id) WHERE status = 'active' AND listed_in_directory;
+CREATE INDEX members_directory_country_idx ON members (lower(country), name_search)
+    WHERE status = 'active' AND listed_in_directory;
+CREATE INDEX members_directory_year_idx ON members (graduation_year, name_search)
+    WHERE status = 'active' AND listed_in_directory;

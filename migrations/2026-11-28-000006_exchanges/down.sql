@@ -1,0 +1,2 @@
+DROP TABLE exchange_records;
+DROP TABLE exchange_programs;

@@ -1,0 +1,123 @@
+//! `GET /api/v1/members` (active members search the directory) and
+//! `GET /api/v1/members/{id}` (one entry: anyone may ask, and sees what its
+//! owner made public).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::api::{Checks, ListPage, Pagination};
+use crate::auth::extract::{ActiveMember, MaybeActiveMember};
+use crate::db::{self, DbPool};
+use crate::directory::store::{self, Search, Viewer};
+use crate::error::AppError;
+use crate::members::model::Member;
+use crate::members::privacy::Audience;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/members").get(search_api))
+        .service(web::resource("/api/v1/members/{id}").get(entry_api));
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DirectoryQuery {
+    pub q: Option<String>,
+    pub country: Option<String>,
+    pub graduation_year: Option<i32>,
+    pub university: Option<String>,
+    pub program_id: Option<Uuid>,
+    pub host_university: Option<String>,
+    pub cohort_year: Option<i32>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+impl DirectoryQuery {
+    /// The search asked for, or a 422 naming each bad parameter.
+    pub fn checked(&self) -> Result<(Search, i64, i64), AppError> {
+        let mut checks = Checks::default();
+        let q = checks.optional_text("q", self.q.as_deref(), 200).unwrap_or_default();
+        let words: Vec<String> = q.split_whitespace().map(str::to_string).collect();
+        if words.len() > 6 {
+            checks.fail("q", "must be at most 6 words");
+        }
+        if !words.is_empty() && q.chars().count() < 2 {
+            checks.fail("q", "must be at least 2 characters");
+        }
+        let year = |checks: &mut Checks, field: &str, value: Option<i32>| {
+            if value.is_some_and(|y| !(1900..=2200).contains(&y)) {
+                checks.fail(field, "must be a year between 1900 and 2200");
+            }
+            value
+        };
+        let search = Search {
+            words,
+            country: checks.optional_text("country", self.country.as_deref(), 100),
+            graduation_year: year(&mut checks, "graduation_year", self.graduation_year),
+            university: checks.optional_text("university", self.university.as_deref(), 200),
+            program_id: self.program_id,
+            host_university: checks.optional_text("host_university", self.host_university.as_deref(), 200),
+            cohort_year: year(&mut checks, "cohort_year", self.cohort_year),
+        };
+        checks.finish()?;
+        let (page, per_page) = Pagination {
+            page: self.page,
+            per_page: self.per_page,
+        }
+        .checked()?;
+        Ok((search, page, per_page))
+    }
+}
+
+/// Who is asking, as the directory's rules see them.
+pub fn viewer_of(member: Option<&Member>) -> Viewer {
+    match member {
+        Some(m) if m.is_active() => Viewer {
+            id: Some(m.id),
+            audience: Audience::Members,
+        },
+        _ => Viewer {
+            id: None,
+            audience: Audience::Anyone,
+        },
+    }
+}
+
+/// A page of the directory for an active member.
+pub async fn find(pool: &DbPool, member: &Member, query: &DirectoryQuery) -> Result<ListPage<store::Entry>, AppError> {
+    let (search, page, per_page) = query.checked()?;
+    let viewer = viewer_of(Some(member));
+    let (items, total) = db::run(pool, move |conn| store::search(conn, &search, viewer, page, per_page)).await?;
+    Ok(ListPage {
+        items,
+        page,
+        per_page,
+        total,
+    })
+}
+
+async fn search_api(
+    ActiveMember(member): ActiveMember,
+    query: web::Query<DirectoryQuery>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(find(&pool, &member, &query).await?))
+}
+
+/// One entry; 404 for a member who is not listed (or not active), exactly
+/// as for one who does not exist.
+pub async fn find_entry(pool: &DbPool, viewer: Viewer, id: Uuid) -> Result<store::Entry, AppError> {
+    db::run(pool, move |conn| store::entry(conn, id, viewer))
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+async fn entry_api(
+    _req: HttpRequest,
+    MaybeActiveMember(member): MaybeActiveMember,
+    id: web::Path<Uuid>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    let entry = find_entry(&pool, viewer_of(member.as_ref()), id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(entry))
+}

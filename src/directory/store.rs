@@ -1,0 +1,314 @@
+//! The directory's queries. Every protected field is selected through a
+//! `CASE` on its effective visibility, and filters on protected data (the
+//! exchange records) only look at members whose records the viewer may
+//! see, so neither a value nor a count reveals what a member hid.
+
+use chrono::NaiveDate;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as SqlUuid};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::members::privacy::Audience;
+use crate::programs::store::records_of;
+
+/// What the directory may be asked.
+#[derive(Debug, Default, Clone)]
+pub struct Search {
+    /// Words of a name; each must match (exactly in part, or nearly).
+    pub words: Vec<String>,
+    pub country: Option<String>,
+    pub graduation_year: Option<i32>,
+    pub university: Option<String>,
+    pub program_id: Option<Uuid>,
+    pub host_university: Option<String>,
+    /// With `program_id`: the year the exchange began (a cohort).
+    pub cohort_year: Option<i32>,
+}
+
+/// Who asks: their id (they always see their own entry whole) and audience.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub id: Option<Uuid>,
+    pub audience: Audience,
+}
+
+/// A member as the directory shows them to one viewer: protected fields
+/// the viewer may not see are absent.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    pub id: Uuid,
+    pub full_name: String,
+    pub graduation_year: Option<i32>,
+    pub university: Option<String>,
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profession: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub links: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchanges: Option<Vec<ExchangeEntry>>,
+}
+
+/// An exchange record as others see it.
+#[derive(Debug, Serialize)]
+pub struct ExchangeEntry {
+    pub program_id: Uuid,
+    pub program_name: String,
+    pub home_university: String,
+    pub host_university: String,
+    pub field_of_study: String,
+    pub degree_level: String,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub scholarship: Option<String>,
+    pub verified: bool,
+    /// "2019–2020", for pages.
+    pub years: String,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    full_name: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    graduation_year: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    university: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    country: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    city: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    profession: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    bio: Option<String>,
+    #[diesel(sql_type = Nullable<Array<Nullable<Text>>>)]
+    links: Option<Vec<Option<String>>>,
+    #[diesel(sql_type = Bool)]
+    exchanges_visible: bool,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+/// A SQL text with numbered parameters, bound as they are written.
+struct Sql<'f> {
+    query: BoxedSqlQuery<'f, Pg, SqlQuery>,
+    next: usize,
+}
+
+impl<'f> Sql<'f> {
+    fn new(text: &str) -> Self {
+        Self {
+            query: diesel::sql_query(text).into_boxed(),
+            next: 1,
+        }
+    }
+
+    fn push(mut self, text: &str) -> Self {
+        self.query = self.query.sql(text);
+        self
+    }
+
+    /// Writes `$n` and binds `value` to it.
+    fn param<T, V>(mut self, value: V) -> Self
+    where
+        Pg: diesel::sql_types::HasSqlType<T>,
+        V: diesel::serialize::ToSql<T, Pg> + Send + 'f,
+        T: Send + 'f,
+    {
+        self.query = self.query.sql(format!("${}", self.next)).bind::<T, V>(value);
+        self.next += 1;
+        self
+    }
+}
+
+/// Whether the viewer may see the member's `field` (column prefix).
+fn visible<'f>(sql: Sql<'f>, field: &str, viewer: Viewer) -> Sql<'f> {
+    let sql = sql.push(&format!("(coalesce(m.{field}_visibility, d.{field}_visibility) = ANY("));
+    let sql = sql.param::<Array<Text>, _>(viewer.audience.sees()).push(") OR m.id = ");
+    sql.param::<SqlUuid, _>(viewer.id.unwrap_or_else(Uuid::nil)).push(")")
+}
+
+const LISTED: &str = "FROM members m CROSS JOIN directory_defaults d \
+     WHERE m.status = 'active' AND m.listed_in_directory";
+
+/// The search's conditions, after `LISTED`.
+fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: Viewer) -> Sql<'f> {
+    for word in &search.words {
+        // In part (trigram-indexed LIKE) or nearly (word similarity).
+        sql = sql
+            .push(" AND (m.name_search LIKE '%' || karvan_fold(")
+            .param::<Text, _>(like_escaped(word))
+            .push(") || '%' OR karvan_fold(")
+            .param::<Text, _>(word.clone())
+            .push(") <% m.name_search)");
+    }
+    if let Some(country) = &search.country {
+        sql = sql
+            .push(" AND lower(m.country) = lower(")
+            .param::<Text, _>(country.clone())
+            .push(")");
+    }
+    if let Some(year) = search.graduation_year {
+        sql = sql.push(" AND m.graduation_year = ").param::<Integer, _>(year);
+    }
+    if let Some(university) = &search.university {
+        sql = sql
+            .push(" AND karvan_fold(m.university) LIKE '%' || karvan_fold(")
+            .param::<Text, _>(like_escaped(university))
+            .push(") || '%'");
+    }
+    if search.program_id.is_some() || search.host_university.is_some() || search.cohort_year.is_some() {
+        // Only the records the viewer may see can match.
+        sql = sql.push(" AND ");
+        sql = visible(sql, "exchanges", viewer);
+        sql = sql.push(" AND EXISTS (SELECT 1 FROM exchange_records r WHERE r.member_id = m.id");
+        if let Some(program) = search.program_id {
+            sql = sql.push(" AND r.program_id = ").param::<SqlUuid, _>(program);
+        }
+        if let Some(host) = &search.host_university {
+            sql = sql
+                .push(" AND karvan_fold(r.host_university) LIKE '%' || karvan_fold(")
+                .param::<Text, _>(like_escaped(host))
+                .push(") || '%'");
+        }
+        if let Some(year) = search.cohort_year {
+            sql = sql
+                .push(" AND extract(year FROM r.start_date)::int = ")
+                .param::<Integer, _>(year);
+        }
+        sql = sql.push(")");
+    }
+    sql
+}
+
+/// `%`, `_` and `\` in what a person typed match themselves.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn selected<'f>(viewer: Viewer) -> Sql<'f> {
+    let mut sql = Sql::new("SELECT m.id, m.full_name, m.graduation_year, m.university, m.country");
+    for (field, column) in [
+        ("email", "m.email::text"),
+        ("city", "m.city"),
+        ("profession", "m.profession"),
+        ("bio", "m.bio"),
+        ("links", "m.links"),
+    ] {
+        sql = sql.push(", CASE WHEN ");
+        sql = visible(sql, field, viewer);
+        sql = sql.push(&format!(" THEN {column} END AS {field}"));
+    }
+    sql = sql.push(", ");
+    sql = visible(sql, "exchanges", viewer);
+    sql.push(" AS exchanges_visible ")
+}
+
+/// One page of the directory, and how many entries match in all.
+pub fn search(
+    conn: &mut PgConnection,
+    search: &Search,
+    viewer: Viewer,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(Vec<Entry>, i64)> {
+    conn.transaction(|conn| {
+        // "Nearly" is a word similarity of 0.5 or more (pg_trgm's default of
+        // 0.6 misses common misspellings like Mamedova for Mammadova).
+        diesel::sql_query("SET LOCAL pg_trgm.word_similarity_threshold = 0.5").execute(conn)?;
+        let mut sql = selected(viewer).push(LISTED);
+        sql = conditions(sql, search, viewer);
+        let order = if search.words.is_empty() {
+            " ORDER BY m.name_search, m.id".to_string()
+        } else {
+            // The closest names first.
+            let folded = search.words.join(" ");
+            sql = sql
+                .push(" ORDER BY word_similarity(karvan_fold(")
+                .param::<Text, _>(folded)
+                .push("), m.name_search) DESC, m.name_search, m.id");
+            String::new()
+        };
+        sql = sql.push(&order).push(" LIMIT ").param::<BigInt, _>(per_page);
+        sql = sql.push(" OFFSET ").param::<BigInt, _>((page - 1) * per_page);
+        let rows: Vec<Row> = sql.query.load(conn)?;
+
+        let mut count = Sql::new("SELECT count(*) AS total ").push(LISTED);
+        count = conditions(count, search, viewer);
+        let total = count.query.get_result::<Count>(conn)?.total;
+        Ok((entries(conn, rows)?, total))
+    })
+}
+
+/// One member's entry, if they are listed (or the viewer is that member).
+pub fn entry(conn: &mut PgConnection, id: Uuid, viewer: Viewer) -> QueryResult<Option<Entry>> {
+    let sql = selected(viewer)
+        .push("FROM members m CROSS JOIN directory_defaults d WHERE m.status = 'active' AND m.id = ")
+        .param::<SqlUuid, _>(id)
+        .push(" AND (m.listed_in_directory OR m.id = ")
+        .param::<SqlUuid, _>(viewer.id.unwrap_or_else(Uuid::nil))
+        .push(")");
+    let rows: Vec<Row> = sql.query.load(conn)?;
+    Ok(entries(conn, rows)?.into_iter().next())
+}
+
+/// Rows with their exchange records attached where the viewer may see them.
+fn entries(conn: &mut PgConnection, rows: Vec<Row>) -> QueryResult<Vec<Entry>> {
+    let shown: Vec<Uuid> = rows.iter().filter(|r| r.exchanges_visible).map(|r| r.id).collect();
+    let mut records = records_of(conn, &shown)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let exchanges = row.exchanges_visible.then(|| {
+                let mine: Vec<_> = records.iter().filter(|r| r.member_id == row.id).cloned().collect();
+                records.retain(|r| r.member_id != row.id);
+                mine.into_iter()
+                    .map(|r| ExchangeEntry {
+                        years: r.years(),
+                        program_id: r.program_id,
+                        program_name: r.program_name,
+                        home_university: r.home_university,
+                        host_university: r.host_university,
+                        field_of_study: r.field_of_study,
+                        degree_level: r.degree_level,
+                        start_date: r.start_date,
+                        end_date: r.end_date,
+                        scholarship: r.scholarship,
+                        verified: r.verified_at.is_some(),
+                    })
+                    .collect()
+            });
+            Entry {
+                id: row.id,
+                full_name: row.full_name,
+                graduation_year: row.graduation_year,
+                university: row.university,
+                country: row.country,
+                email: row.email,
+                city: row.city,
+                profession: row.profession,
+                bio: row.bio,
+                links: row.links.map(|l| l.into_iter().flatten().collect()),
+                exchanges,
+            }
+        })
+        .collect())
+}
