@@ -29,11 +29,13 @@ CREATE TABLE directory_defaults (
 INSERT INTO directory_defaults DEFAULT VALUES;
 
 -- Names folded for search: lower case, and the letters of Azerbaijani and
--- Turkish spelled as people type them on a Latin keyboard, so "Mammadova"
--- finds "Məmmədova". Immutable, so it can feed a stored column and an index.
+-- Turkish spelled as people type them on a Latin keyboard (ə as a, as in
+-- "Mammadova" for "Məmmədova"). The capitals are listed too: lower() leaves
+-- them alone in a database with the C locale. Immutable, so it can feed a
+-- stored column and an index.
 CREATE FUNCTION karvan_fold(text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-    AS $$ SELECT translate(lower($1), 'əışçğöüâîûéèêáàíóúñ', 'eiscgouaiueeeaaioun') $$;
+    AS $$ SELECT translate(lower($1), 'əƏıİşŞçÇğĞöÖüÜâîûéèêáàíóúñ', 'aaiissccggoouuaiueeeaaioun') $$;
 
 ALTER TABLE members ADD COLUMN name_search text GENERATED ALWAYS AS (karvan_fold(full_name)) STORED;
 DROP INDEX members_full_name_trgm_idx;

@@ -231,9 +231,9 @@ pub fn search(
     per_page: i64,
 ) -> QueryResult<(Vec<Entry>, i64)> {
     conn.transaction(|conn| {
-        // "Nearly" is a word similarity of 0.5 or more (pg_trgm's default of
-        // 0.6 misses common misspellings like Mamedova for Mammadova).
-        diesel::sql_query("SET LOCAL pg_trgm.word_similarity_threshold = 0.5").execute(conn)?;
+        // "Nearly" is a word similarity above 0.4: pg_trgm's default of 0.6
+        // misses common spellings like Mamedova (Russian) for Mammadova.
+        diesel::sql_query("SET LOCAL pg_trgm.word_similarity_threshold = 0.4").execute(conn)?;
         let mut sql = selected(viewer).push(LISTED);
         sql = conditions(sql, search, viewer);
         let order = if search.words.is_empty() {

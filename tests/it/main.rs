@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod cli;
 mod database;
+mod directory;
 mod email;
 mod helpers;
 mod mail_server;

@@ -1,0 +1,914 @@
+//! Profiles, privacy and the directory; programmes and records;
+//! introductions; a member's own data; through the JSON API (and the pages
+//! where a person uses them).
+
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use crate::accounts::{accounts_app, make_admin};
+use crate::helpers::{location, problem, TestApp};
+use crate::mail_server::TestSmtp;
+
+const PASSWORD: &str = "Caravan of 2019!";
+
+/// An association with an admin, and a way to add active members.
+struct Alumni {
+    app: TestApp,
+    smtp: TestSmtp,
+    admin: String,
+    password_hash: String,
+}
+
+impl Alumni {
+    async fn start() -> Self {
+        let smtp = TestSmtp::start();
+        let app = accounts_app(&smtp).await;
+        make_admin(&app, "board@alumni.test").await;
+        let admin = token(&app, "board@alumni.test", "Board member 2026").await;
+        let password_hash = karvan::auth::password::hash(secrecy::SecretString::from(PASSWORD))
+            .await
+            .unwrap();
+        Alumni {
+            app,
+            smtp,
+            admin,
+            password_hash,
+        }
+    }
+
+    /// An active member with `profile` set through `PATCH /api/v1/me`;
+    /// their id and access token.
+    async fn member(&self, email: &str, full_name: &str, profile: Value) -> (String, String) {
+        let id: uuid::Uuid = diesel::sql_query(
+            "INSERT INTO members (email, password_hash, full_name, status, approved_at, email_verified_at) \
+             VALUES ($1, $2, $3, 'active', now(), now()) RETURNING id",
+        )
+        .bind::<diesel::sql_types::Text, _>(email)
+        .bind::<diesel::sql_types::Text, _>(&self.password_hash)
+        .bind::<diesel::sql_types::Text, _>(full_name)
+        .get_result::<Id>(&mut self.app.conn())
+        .unwrap()
+        .id;
+        let token = token(&self.app, email, PASSWORD).await;
+        let patched = self
+            .call(reqwest::Method::PATCH, "/api/v1/me", Some(&token), Some(profile))
+            .await;
+        assert_eq!(patched.status(), 200, "{}", patched.text().await.unwrap());
+        (id.to_string(), token)
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.app.client.request(method, format!("{}{path}", self.app.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Value {
+        let response = self.call(reqwest::Method::GET, path, token, None).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body)).await
+    }
+
+    async fn program(&self, name: &str) -> String {
+        let created = self.post("/api/v1/programs", &self.admin, json!({"name": name})).await;
+        assert_eq!(created.status(), 201);
+        created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn record(&self, token: &str, program: &str, host: &str, start: &str) -> Value {
+        let added = self
+            .post(
+                "/api/v1/me/exchanges",
+                token,
+                json!({"program_id": program, "home_university": "LUMS", "host_university": host,
+                       "field_of_study": "Economics", "degree_level": "master", "start_date": start}),
+            )
+            .await;
+        assert_eq!(added.status(), 201);
+        added.json().await.unwrap()
+    }
+
+    /// The ids of a directory search's entries, and its total.
+    async fn search(&self, token: &str, query: &str) -> (Vec<String>, i64) {
+        let page = self.get(&format!("/api/v1/members?{query}"), Some(token)).await;
+        let ids = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
+        (ids, page["total"].as_i64().unwrap())
+    }
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
+}
+
+async fn token(app: &TestApp, email: &str, password: &str) -> String {
+    let response = app
+        .post_json("/api/v1/auth/login", &json!({"email": email, "password": password}))
+        .await;
+    assert_eq!(response.status(), 200, "{email} signs in");
+    response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn fields(entry: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = ["email", "city", "profession", "bio", "links", "exchanges"]
+        .into_iter()
+        .filter(|k| entry.get(*k).is_some())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn each_field_is_shown_only_to_whom_its_owner_allows() {
+    let alumni = Alumni::start().await;
+    let program = alumni.program("Karvan Semester Exchange").await;
+    let (aysel, aysel_token) = alumni
+        .member(
+            "aysel@example.org",
+            "Aysel Məmmədova",
+            json!({
+                "city": "Baku", "profession": "Petroleum engineer", "bio": "Studied in Lahore.",
+                "links": ["https://example.org/aysel"], "country": "Azerbaijan",
+                "visibility": {"email": "public", "city": "members", "profession": "hidden",
+                               "bio": "public", "links": "members", "exchanges": "hidden"}
+            }),
+        )
+        .await;
+    alumni.record(&aysel_token, &program, "LUMS", "2018-09-01").await;
+    let (_, hina_token) = alumni.member("hina@example.org", "Hina Baloch", json!({})).await;
+
+    let path = format!("/api/v1/members/{aysel}");
+    let anyone = alumni.get(&path, None).await;
+    assert_eq!(fields(&anyone), ["bio", "email"]);
+    assert_eq!(anyone["full_name"], "Aysel Məmmədova");
+    let member = alumni.get(&path, Some(&hina_token)).await;
+    assert_eq!(fields(&member), ["bio", "city", "email", "links"]);
+    assert_eq!(member["city"], "Baku");
+    // An admin sees in the directory what members see; full records are
+    // the audited admin endpoints.
+    let admin = alumni.get(&path, Some(&alumni.admin)).await;
+    assert_eq!(fields(&admin), fields(&member));
+    let owner = alumni.get(&path, Some(&aysel_token)).await;
+    assert_eq!(
+        fields(&owner),
+        ["bio", "city", "email", "exchanges", "links", "profession"]
+    );
+    assert_eq!(owner["exchanges"][0]["host_university"], "LUMS");
+
+    // The same rules in a search's list.
+    let page = alumni.get("/api/v1/members?q=aysel", Some(&hina_token)).await;
+    assert_eq!(fields(&page["items"][0]), fields(&member));
+    // Anyone not signed in cannot search.
+    problem(
+        alumni.call(reqwest::Method::GET, "/api/v1/members", None, None).await,
+        401,
+    )
+    .await;
+
+    // The association's default decides where the member made no choice.
+    let (omar, _) = alumni
+        .member("omar@example.org", "Omar Siddiqui", json!({"city": "Karachi"}))
+        .await;
+    let omar_path = format!("/api/v1/members/{omar}");
+    assert!(alumni.get(&omar_path, Some(&hina_token)).await.get("city").is_some());
+    assert!(
+        alumni.get(&omar_path, Some(&hina_token)).await.get("email").is_none(),
+        "email is hidden by default"
+    );
+    let changed = alumni
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/admin/directory-defaults",
+            Some(&alumni.admin),
+            Some(json!({"city": "hidden"})),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    assert!(alumni.get(&omar_path, Some(&hina_token)).await.get("city").is_none());
+    assert_eq!(
+        alumni.get(&path, Some(&hina_token)).await["city"],
+        "Baku",
+        "a member's own choice wins"
+    );
+    let members_put = alumni
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/admin/directory-defaults",
+            Some(&hina_token),
+            Some(json!({"city": "public"})),
+        )
+        .await;
+    problem(members_put, 403).await;
+
+    // Pages follow the same rules.
+    let anyone_page = alumni.app.browser().page(&format!("/members/{aysel}")).await;
+    assert!(anyone_page.contains("Studied in Lahore."));
+    assert!(!anyone_page.contains("Baku"));
+    assert!(!anyone_page.contains("Petroleum"));
+}
+
+#[tokio::test]
+async fn hidden_members_never_appear_not_even_in_counts_or_through_filters() {
+    let alumni = Alumni::start().await;
+    let program = alumni.program("Nizami Ganjavi Fellowship").await;
+    let (_, viewer) = alumni.member("viewer@example.org", "Viewer Person", json!({})).await;
+    let (hidden, hidden_token) = alumni
+        .member(
+            "hidden@example.org",
+            "Zainab Qureshi",
+            json!({"country": "Pakistan", "listed_in_directory": false}),
+        )
+        .await;
+    let (private, private_token) = alumni
+        .member(
+            "private@example.org",
+            "Zeeshan Quraishi",
+            json!({"country": "Pakistan", "visibility": {"exchanges": "hidden"}}),
+        )
+        .await;
+    alumni
+        .record(&hidden_token, &program, "ADA University", "2019-02-01")
+        .await;
+    alumni
+        .record(&private_token, &program, "ADA University", "2019-02-01")
+        .await;
+
+    assert_eq!(alumni.search(&viewer, "q=zainab").await, (vec![], 0));
+    let (ids, total) = alumni.search(&viewer, "country=Pakistan").await;
+    assert_eq!((ids, total), (vec![private.clone()], 1));
+    problem(
+        alumni
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/members/{hidden}"),
+                Some(&viewer),
+                None,
+            )
+            .await,
+        404,
+    )
+    .await;
+    // Filtering by a programme finds no one whose records are hidden: the
+    // filter itself must not tell who took part.
+    assert_eq!(
+        alumni.search(&viewer, &format!("program_id={program}")).await,
+        (vec![], 0)
+    );
+    assert_eq!(alumni.search(&viewer, "host_university=ADA").await, (vec![], 0));
+    // The owner still sees their own entry.
+    assert_eq!(
+        alumni
+            .get(&format!("/api/v1/members/{hidden}"), Some(&hidden_token))
+            .await["id"],
+        hidden
+    );
+    // Members who are not active are never listed.
+    diesel::sql_query("UPDATE members SET status = 'suspended' WHERE email = 'private@example.org'")
+        .execute(&mut alumni.app.conn())
+        .unwrap();
+    assert_eq!(alumni.search(&viewer, "country=Pakistan").await, (vec![], 0));
+}
+
+#[tokio::test]
+async fn names_are_found_in_part_misspelled_and_in_any_order_and_every_filter_narrows() {
+    let alumni = Alumni::start().await;
+    let karvan = alumni.program("Karvan Semester Exchange").await;
+    let silk = alumni.program("Silk Road Engineering Exchange").await;
+    let (viewer, viewer_token) = alumni
+        .member(
+            "viewer@example.org",
+            "Viewer Person",
+            json!({"listed_in_directory": false}),
+        )
+        .await;
+    let _ = viewer;
+    let (aysel, aysel_token) = alumni
+        .member(
+            "aysel@example.org",
+            "Aysel Məmmədova",
+            json!({"country": "Azerbaijan", "graduation_year": 2019, "university": "Baku State University"}),
+        )
+        .await;
+    let (orxan, orxan_token) = alumni
+        .member(
+            "orxan@example.org",
+            "Orxan Əliyev",
+            json!({"country": "Azerbaijan", "graduation_year": 2015, "university": "ADA University"}),
+        )
+        .await;
+    let (hina, hina_token) = alumni
+        .member(
+            "hina@example.org",
+            "Hina Baloch",
+            json!({"country": "Pakistan", "graduation_year": 2019, "university": "Lahore University of Management Sciences"}),
+        )
+        .await;
+    alumni.record(&aysel_token, &karvan, "LUMS", "2017-09-01").await;
+    alumni.record(&orxan_token, &silk, "NUST", "2013-02-01").await;
+    alumni
+        .record(&hina_token, &karvan, "Baku State University", "2018-02-01")
+        .await;
+
+    for (q, expected) in [
+        ("q=Mammadova", vec![aysel.clone()]),
+        ("q=M%C9%99mm%C9%99dova", vec![aysel.clone()]),
+        ("q=Mamedova", vec![aysel.clone()]),
+        ("q=ays", vec![aysel.clone()]),
+        ("q=aliyev", vec![orxan.clone()]),
+        ("q=baloch+hina", vec![hina.clone()]),
+        ("q=Balouch", vec![hina.clone()]),
+        ("q=zzzz", vec![]),
+    ] {
+        assert_eq!(alumni.search(&viewer_token, q).await.0, expected, "{q}");
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    for (q, expected) in [
+        ("country=azerbaijan", vec![aysel.clone(), orxan.clone()]),
+        ("graduation_year=2019", vec![aysel.clone(), hina.clone()]),
+        ("university=ada", vec![orxan.clone()]),
+        (
+            &format!("program_id={karvan}") as &str,
+            vec![aysel.clone(), hina.clone()],
+        ),
+        ("host_university=nust", vec![orxan.clone()]),
+        (&format!("program_id={karvan}&cohort_year=2018"), vec![hina.clone()]),
+        ("country=Pakistan&graduation_year=2015", vec![]),
+    ] {
+        let (ids, total) = alumni.search(&viewer_token, q).await;
+        assert_eq!(sorted(ids), sorted(expected.clone()), "{q}");
+        assert_eq!(total, expected.len() as i64, "{q}");
+    }
+    // Three members and the board's admin are listed (the viewer is not).
+    let paged = alumni
+        .get("/api/v1/members?per_page=3&page=2", Some(&viewer_token))
+        .await;
+    assert_eq!(
+        (paged["total"].as_i64(), paged["items"].as_array().unwrap().len()),
+        (Some(4), 1)
+    );
+
+    // Bad input answers 422 with the parameter named, never 500.
+    for bad in [
+        "graduation_year=abc",
+        "graduation_year=3000",
+        "per_page=1000",
+        "program_id=not-a-uuid",
+        "q=a",
+    ] {
+        let response = alumni
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/members?{bad}"),
+                Some(&viewer_token),
+                None,
+            )
+            .await;
+        problem(response, 422).await;
+    }
+    let long = "x".repeat(300);
+    let response = alumni
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/members?q={long}"),
+            Some(&viewer_token),
+            None,
+        )
+        .await;
+    assert!(problem(response, 422).await["errors"]["q"].is_array());
+    let odd = alumni
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/members?q=%25_%5C%27%22%3B",
+            Some(&viewer_token),
+            None,
+        )
+        .await;
+    assert_eq!(odd.status(), 200, "wildcards and quotes are only text");
+
+    // The page: search, and an entry found by a misspelled name.
+    let browser = alumni.app.browser();
+    browser
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "viewer@example.org"), ("password", PASSWORD)],
+        )
+        .await;
+    let page = browser.page("/members?q=Mamedova").await;
+    assert!(page.contains("Aysel Məmmədova"));
+    assert!(!page.contains("Hina Baloch"));
+    assert_eq!(browser.get("/members?graduation_year=abc").await.status(), 422);
+    assert_eq!(
+        location(&alumni.app.browser().get("/members").await),
+        "/login?next=%2Fmembers"
+    );
+}
+
+#[tokio::test]
+async fn introductions_are_accepted_with_both_addresses_or_ignored_in_silence() {
+    let alumni = Alumni::start().await;
+    let (aysel, aysel_token) = alumni.member("aysel@example.org", "Aysel Məmmədova", json!({})).await;
+    let (hina, hina_token) = alumni.member("hina@example.org", "Hina Baloch", json!({})).await;
+    let (omar, omar_token) = alumni.member("omar@example.org", "Omar Siddiqui", json!({})).await;
+    let before = alumni.smtp.received().len();
+
+    let asked = alumni
+        .post(
+            &format!("/api/v1/members/{aysel}/contact-requests"),
+            &hina_token,
+            json!({"message": "We were both in Lahore in 2018!"}),
+        )
+        .await;
+    assert_eq!(asked.status(), 201);
+    let mail = alumni.smtp.wait_for(before + 1).await;
+    let notice = mail.last().unwrap();
+    assert_eq!(notice.to, vec!["aysel@example.org".to_string()]);
+    assert!(notice.text().contains("We were both in Lahore in 2018!"));
+    assert!(
+        !notice.text().contains("hina@example.org"),
+        "no address before acceptance"
+    );
+
+    let again = alumni
+        .post(
+            &format!("/api/v1/members/{aysel}/contact-requests"),
+            &hina_token,
+            json!({"message": "Hello again"}),
+        )
+        .await;
+    problem(again, 409).await;
+    let to_self = alumni
+        .post(
+            &format!("/api/v1/members/{hina}/contact-requests"),
+            &hina_token,
+            json!({"message": "Me"}),
+        )
+        .await;
+    problem(to_self, 422).await;
+    let empty = alumni
+        .post(
+            &format!("/api/v1/members/{omar}/contact-requests"),
+            &hina_token,
+            json!({"message": "  "}),
+        )
+        .await;
+    assert!(problem(empty, 422).await["errors"]["message"].is_array());
+
+    let incoming = alumni.get("/api/v1/me/contact-requests", Some(&aysel_token)).await;
+    let request = &incoming["items"][0];
+    assert_eq!(request["direction"], "incoming");
+    assert!(request.get("other_email").is_none());
+    let accepted = alumni
+        .post(
+            &format!("/api/v1/me/contact-requests/{}/accept", request["id"].as_str().unwrap()),
+            &aysel_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(
+        accepted.json::<Value>().await.unwrap()["other_email"],
+        "hina@example.org"
+    );
+    let mail = alumni.smtp.wait_for(before + 3).await;
+    let introductions: Vec<_> = mail[before + 1..].iter().collect();
+    let to_hina = introductions
+        .iter()
+        .find(|m| m.to == vec!["hina@example.org".to_string()])
+        .unwrap();
+    let to_aysel = introductions
+        .iter()
+        .find(|m| m.to == vec!["aysel@example.org".to_string()])
+        .unwrap();
+    assert!(to_hina.text().contains("aysel@example.org"));
+    assert!(to_aysel.text().contains("hina@example.org"));
+
+    // Ignored: the asker still sees "pending", and nobody is mailed.
+    alumni
+        .post(
+            &format!("/api/v1/members/{omar}/contact-requests"),
+            &hina_token,
+            json!({"message": "Hello Omar"}),
+        )
+        .await;
+    let count = alumni.smtp.wait_for(before + 4).await.len();
+    let omars = alumni.get("/api/v1/me/contact-requests", Some(&omar_token)).await;
+    let ignored = alumni
+        .post(
+            &format!(
+                "/api/v1/me/contact-requests/{}/ignore",
+                omars["items"][0]["id"].as_str().unwrap()
+            ),
+            &omar_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(ignored.status(), 204);
+    let hinas = alumni.get("/api/v1/me/contact-requests", Some(&hina_token)).await;
+    let to_omar = hinas["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["other_id"] == omar.as_str())
+        .unwrap();
+    assert_eq!(to_omar["status"], "pending");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(alumni.smtp.received().len(), count, "ignoring sends nothing");
+
+    // At most ten requests a day.
+    for n in 0..9 {
+        let (id, _) = alumni
+            .member(&format!("m{n}@example.org"), &format!("Member {n}"), json!({}))
+            .await;
+        let response = alumni
+            .post(
+                &format!("/api/v1/members/{id}/contact-requests"),
+                &hina_token,
+                json!({"message": "Hi"}),
+            )
+            .await;
+        let status = response.status().as_u16();
+        assert_eq!(status, if n < 8 { 201 } else { 429 }, "request {n}");
+    }
+}
+
+#[tokio::test]
+async fn programmes_and_records_are_checked_and_verified_by_the_board() {
+    let alumni = Alumni::start().await;
+    let (member, token) = alumni.member("aysel@example.org", "Aysel Məmmədova", json!({})).await;
+    let program = alumni.program("Karvan Semester Exchange").await;
+    problem(
+        alumni
+            .post(
+                "/api/v1/programs",
+                &alumni.admin,
+                json!({"name": "karvan semester exchange"}),
+            )
+            .await,
+        422,
+    )
+    .await;
+    problem(
+        alumni.post("/api/v1/programs", &token, json!({"name": "Mine"})).await,
+        403,
+    )
+    .await;
+    assert_eq!(
+        alumni.get("/api/v1/programs", None).await["items"][0]["id"],
+        program.as_str()
+    );
+
+    let bad = alumni
+        .post(
+            "/api/v1/me/exchanges",
+            &token,
+            json!({"program_id": uuid::Uuid::new_v4(), "home_university": "", "host_university": "LUMS",
+                   "field_of_study": "Economics", "degree_level": "wizard", "start_date": "2019-09-01",
+                   "end_date": "2019-01-01"}),
+        )
+        .await;
+    let errors = problem(bad, 422).await["errors"].clone();
+    for field in ["home_university", "degree_level", "end_date"] {
+        assert!(errors[field].is_array(), "{field}: {errors}");
+    }
+    let unknown = alumni
+        .post(
+            "/api/v1/me/exchanges",
+            &token,
+            json!({"program_id": uuid::Uuid::new_v4(), "home_university": "BSU", "host_university": "LUMS",
+                   "field_of_study": "Economics", "degree_level": "master", "start_date": "2019-09-01"}),
+        )
+        .await;
+    assert!(problem(unknown, 422).await["errors"]["program_id"].is_array());
+    let not_a_date = alumni
+        .post(
+            "/api/v1/me/exchanges",
+            &token,
+            json!({"program_id": program, "home_university": "BSU", "host_university": "LUMS",
+                   "field_of_study": "Economics", "degree_level": "master", "start_date": "01/09/2019"}),
+        )
+        .await;
+    assert!(problem(not_a_date, 422).await["errors"]["start_date"].is_array());
+
+    let record = alumni.record(&token, &program, "LUMS", "2019-09-01").await;
+    let id = record["id"].as_str().unwrap();
+    assert_eq!(record["member_id"], member.as_str());
+    let verified = alumni
+        .post(
+            &format!("/api/v1/admin/exchanges/{id}/verify"),
+            &alumni.admin,
+            json!({}),
+        )
+        .await;
+    assert!(verified.json::<Value>().await.unwrap()["verified_at"].is_string());
+    problem(
+        alumni
+            .post(&format!("/api/v1/admin/exchanges/{id}/verify"), &token, json!({}))
+            .await,
+        403,
+    )
+    .await;
+    // A change undoes the verification: the board verified what it said.
+    let changed = alumni
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/me/exchanges/{id}"),
+            Some(&token),
+            Some(json!({"host_university": "NUST"})),
+        )
+        .await;
+    let changed: Value = changed.json().await.unwrap();
+    assert_eq!(
+        (changed["host_university"].as_str(), changed["verified_at"].is_null()),
+        (Some("NUST"), true)
+    );
+    assert_eq!(changed["home_university"], "LUMS", "fields not sent are kept");
+    // Another member's record is not theirs to change.
+    let (_, other) = alumni.member("hina@example.org", "Hina Baloch", json!({})).await;
+    problem(
+        alumni
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/me/exchanges/{id}"),
+                Some(&other),
+                None,
+            )
+            .await,
+        404,
+    )
+    .await;
+    // A programme that records name cannot be deleted.
+    let refused = alumni
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/programs/{program}"),
+            Some(&alumni.admin),
+            None,
+        )
+        .await;
+    assert!(problem(refused, 409).await["detail"]
+        .as_str()
+        .unwrap()
+        .contains("1 member record"));
+    let deleted = alumni
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/me/exchanges/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let gone = alumni
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/programs/{program}"),
+            Some(&alumni.admin),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), 204);
+    let audit = alumni
+        .get("/api/v1/admin/audit-log?per_page=100", Some(&alumni.admin))
+        .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in ["program.create", "exchange.verify", "program.delete"] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_member_exports_all_and_only_their_data_and_deletion_anonymises_and_revokes() {
+    let alumni = Alumni::start().await;
+    let program = alumni.program("Karvan Semester Exchange").await;
+    let (aysel, aysel_token) = alumni
+        .member(
+            "aysel@example.org",
+            "Aysel Məmmədova",
+            json!({"city": "Baku", "bio": "Hello"}),
+        )
+        .await;
+    let (hina, hina_token) = alumni
+        .member("hina@example.org", "Hina Baloch", json!({"city": "Lahore"}))
+        .await;
+    alumni.record(&aysel_token, &program, "LUMS", "2018-09-01").await;
+    alumni
+        .record(&hina_token, &program, "Baku State University", "2017-09-01")
+        .await;
+    alumni
+        .post(
+            &format!("/api/v1/members/{aysel}/contact-requests"),
+            &hina_token,
+            json!({"message": "Salam!"}),
+        )
+        .await;
+
+    let export = alumni.get("/api/v1/me/export", Some(&aysel_token)).await;
+    assert_eq!(export["member"]["email"], "aysel@example.org");
+    assert_eq!(export["member"]["city"], "Baku");
+    assert!(export["member"].get("password_hash").is_none());
+    assert_eq!(export["exchange_records"].as_array().unwrap().len(), 1);
+    assert_eq!(export["exchange_records"][0]["host_university"], "LUMS");
+    assert_eq!(export["contact_requests"][0]["message"], "Salam!");
+    assert!(!export["sessions"].as_array().unwrap().is_empty());
+    let text = export.to_string();
+    for other in ["hina@example.org", "Lahore", "Baku State University"] {
+        assert!(!text.contains(other), "{other} is not Aysel's data");
+    }
+
+    let wrong = alumni
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/me",
+            Some(&aysel_token),
+            Some(json!({"password": "not it"})),
+        )
+        .await;
+    assert!(problem(wrong, 422).await["errors"]["password"].is_array());
+    let refresh = alumni
+        .app
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": "aysel@example.org", "password": PASSWORD}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["refresh_token"]
+        .clone();
+    let deleted = alumni
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/me",
+            Some(&aysel_token),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+
+    // Signed out everywhere, personal data gone, history kept anonymised.
+    problem(
+        alumni
+            .call(reqwest::Method::GET, "/api/v1/me", Some(&aysel_token), None)
+            .await,
+        401,
+    )
+    .await;
+    let refreshed = alumni
+        .app
+        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(refreshed.status(), 401);
+    let row: (String, String, Option<String>, String) = {
+        use karvan::db::schema::members::dsl::*;
+        members
+            .filter(id.eq(uuid::Uuid::parse_str(&aysel).unwrap()))
+            .select((email, full_name, city, status))
+            .first(&mut alumni.app.conn())
+            .unwrap()
+    };
+    assert_eq!(
+        (row.1.as_str(), row.2, row.3.as_str()),
+        ("Deleted member", None, "deleted")
+    );
+    assert!(row.0.ends_with("@invalid"));
+    let records: i64 = {
+        use karvan::db::schema::exchange_records::dsl::*;
+        exchange_records.count().get_result(&mut alumni.app.conn()).unwrap()
+    };
+    assert_eq!(records, 1, "only Hina's record is left");
+    let audit = alumni.get("/api/v1/admin/audit-log", Some(&alumni.admin)).await;
+    assert!(audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "member.delete"));
+    problem(
+        alumni
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/members/{aysel}"),
+                Some(&hina_token),
+                None,
+            )
+            .await,
+        404,
+    )
+    .await;
+    assert!(
+        alumni.get("/api/v1/me/contact-requests", Some(&hina_token)).await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The address is free to join again.
+    let again = alumni
+        .app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": "aysel@example.org", "password": PASSWORD, "full_name": "Aysel M"}),
+        )
+        .await;
+    assert_eq!(again.status(), 202);
+    let _ = hina;
+}
+
+#[tokio::test]
+async fn profile_input_is_checked_field_by_field() {
+    let alumni = Alumni::start().await;
+    let (_, token) = alumni.member("aysel@example.org", "Aysel Məmmədova", json!({})).await;
+    let bad = alumni
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({
+                "links": ["javascript:alert(1)", "https://ok.example"],
+                "bio": "x".repeat(2001),
+                "city": "\u{0007}bell",
+                "listed_in_directory": null,
+                "visibility": {"email": "everyone"}
+            })),
+        )
+        .await;
+    let errors = problem(bad, 422).await["errors"].clone();
+    for field in ["links", "bio", "city", "listed_in_directory", "visibility.email"] {
+        assert!(errors[field].is_array(), "{field}: {errors}");
+    }
+    let unknown_visibility = alumni
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({"visibility": {"password": "public"}})),
+        )
+        .await;
+    problem(unknown_visibility, 422).await;
+    let me: Value = alumni
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({"bio": "Two lines\nof bio", "visibility": {"email": "members"}})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["bio"], "Two lines\nof bio");
+    assert_eq!(me["visibility"]["email"], "members");
+    assert_eq!(
+        me["visibility"]["city"], "members",
+        "the default where no choice was made"
+    );
+    let cleared: Value = alumni
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({"visibility": {"email": null}})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        cleared["visibility"]["email"], "hidden",
+        "back to the association's default"
+    );
+}
