@@ -101,6 +101,12 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, AppError> {
             format!("is larger than {} MB", MAX_BYTES / 1024 / 1024),
         ));
     }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(AppError::invalid_field(
+            "file",
+            "is UTF-16 text; save it as \"CSV UTF-8\" and import that",
+        ));
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -142,7 +148,16 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, AppError> {
     let mut rows = Vec::new();
     for record in reader.byte_records() {
         let record = record.map_err(|e| AppError::invalid_field("file", format!("cannot be read as CSV: {e}")))?;
-        let line = record.position().map_or(0, |p| p.line());
+        // The reader places a record after blank lines at the first of
+        // them; a person counts from the record's own line.
+        let line = record.position().map_or(0, |p| {
+            let blank = bytes[p.byte() as usize..]
+                .iter()
+                .take_while(|b| **b == b'\n' || **b == b'\r')
+                .filter(|b| **b == b'\n')
+                .count();
+            p.line() + blank as u64
+        });
         if record.iter().all(|f| f.is_empty()) {
             continue;
         }
@@ -176,6 +191,10 @@ fn person(parsed: &Parsed, record: &csv::ByteRecord) -> Result<Person, (Option<S
     let country = field("country");
     let city = field("city");
     let profession = field("profession");
+    if !reasons.is_empty() {
+        // Text that is not UTF-8 cannot be checked any further.
+        return Err((email, reasons));
+    }
 
     let mut checks = Checks::default();
     let email_checked = match &email {

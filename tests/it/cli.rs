@@ -396,3 +396,54 @@ fn admin_create_makes_an_active_admin_from_a_piped_password() {
     drop(conn);
     crate::helpers::drop_test_database(&name);
 }
+
+#[tokio::test]
+async fn members_import_export_and_seed_from_the_command_line() {
+    let (name, url) = crate::helpers::create_test_database();
+    let data_dir = make_temp_dir("karvan-members-");
+    let run = |args: &[&str]| {
+        let output = karvan(&data_dir, args)
+            .env("DATABASE_URL", &url)
+            .env("KARVAN_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let roster = data_dir.join("roster.csv");
+    std::fs::write(
+        &roster,
+        "email,full_name,country\naysel@example.org,Aysel Məmmədova,Azerbaijan\nbad,Nobody,\n",
+    )
+    .unwrap();
+    let roster_arg = roster.to_str().unwrap();
+    let (ok, stdout, stderr) = run(&["members", "import", roster_arg, "--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("nothing was saved"), "{stdout}");
+    assert!(stdout.contains("2 row(s): 1 new"), "{stdout}");
+    assert!(
+        stdout.contains("line 3: skipped (bad): email is not an email address"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = run(&["members", "import", roster_arg]);
+    assert!(ok);
+    assert!(!stdout.contains("nothing was saved"), "{stdout}");
+    let (ok, stdout, _) = run(&["members", "export"]);
+    assert!(ok);
+    assert!(
+        stdout.contains("aysel@example.org,Aysel Məmmədova,,,Azerbaijan"),
+        "{stdout}"
+    );
+
+    let (ok, stdout, stderr) = run(&["seed", "--members", "500"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Seeded 500 members"), "{stdout}");
+    let (ok, _, stderr) = run(&["members", "import", "/nonexistent.csv"]);
+    assert!(!ok);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    crate::helpers::drop_test_database(&name);
+}

@@ -11,5 +11,6 @@ mod email;
 mod helpers;
 mod mail_server;
 mod pages_and_errors;
+mod roster;
 mod schema;
 mod service;
