@@ -267,9 +267,10 @@ pub fn seed(
         written += size;
         progress(written);
     }
-    // Fresh statistics, so the first searches are planned well.
-    diesel::sql_query("ANALYZE members").execute(conn)?;
-    diesel::sql_query("ANALYZE exchange_records").execute(conn)?;
+    // Fresh statistics and visibility maps, as autovacuum would leave them
+    // after a bulk load, so the first searches are planned well.
+    diesel::sql_query("VACUUM (ANALYZE) members").execute(conn)?;
+    diesel::sql_query("VACUUM (ANALYZE) exchange_records").execute(conn)?;
     Ok(Seeded {
         members: written,
         records,

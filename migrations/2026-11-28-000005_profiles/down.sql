@@ -1,7 +1,12 @@
+DROP INDEX members_directory_university_idx;
 DROP INDEX members_directory_year_idx;
+DROP TRIGGER members_collect_name_words ON members;
+DROP FUNCTION karvan_collect_name_words();
+DROP TABLE name_words;
+DROP INDEX members_name_words_idx;
+ALTER TABLE members DROP COLUMN name_words;
 DROP INDEX members_directory_country_idx;
 DROP INDEX members_directory_idx;
-DROP INDEX members_name_search_trgm_idx;
 ALTER TABLE members DROP COLUMN name_search;
 DROP FUNCTION karvan_fold(text);
 CREATE INDEX members_full_name_trgm_idx ON members USING gin (full_name gin_trgm_ops);

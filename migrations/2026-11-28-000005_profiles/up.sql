@@ -38,12 +38,34 @@ CREATE FUNCTION karvan_fold(text) RETURNS text
     AS $$ SELECT translate(lower($1), 'əƏıİşŞçÇğĞöÖüÜâîûéèêáàíóúñ', 'aaiissccggoouuaiueeeaaioun') $$;
 
 ALTER TABLE members ADD COLUMN name_search text GENERATED ALWAYS AS (karvan_fold(full_name)) STORED;
+-- The words of the folded name, for exact word matches through a GIN index.
+ALTER TABLE members ADD COLUMN name_words text[]
+    GENERATED ALWAYS AS (regexp_split_to_array(karvan_fold(full_name), '[^[:alnum:]]+')) STORED;
 DROP INDEX members_full_name_trgm_idx;
-CREATE INDEX members_name_search_trgm_idx ON members USING gin (name_search gin_trgm_ops)
+CREATE INDEX members_name_words_idx ON members USING gin (name_words)
     WHERE status = 'active' AND listed_in_directory;
+
+-- Every word that occurs in a name. A search first finds the words that
+-- contain what was typed or nearly spell it (a small table, so fuzzy
+-- matching is cheap), then the members whose names have one of them.
+-- Words are only ever matched against, never shown.
+CREATE TABLE name_words (word text PRIMARY KEY);
+CREATE INDEX name_words_trgm_idx ON name_words USING gin (word gin_trgm_ops);
+CREATE FUNCTION karvan_collect_name_words() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO name_words (word)
+        SELECT DISTINCT w FROM unnest(NEW.name_words) AS w WHERE w <> ''
+        ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER members_collect_name_words AFTER INSERT OR UPDATE OF full_name ON members
+    FOR EACH ROW EXECUTE FUNCTION karvan_collect_name_words();
 -- The directory's default order, and its filters.
 CREATE INDEX members_directory_idx ON members (name_search, id) WHERE status = 'active' AND listed_in_directory;
 CREATE INDEX members_directory_country_idx ON members (lower(country), name_search)
     WHERE status = 'active' AND listed_in_directory;
 CREATE INDEX members_directory_year_idx ON members (graduation_year, name_search)
+    WHERE status = 'active' AND listed_in_directory;
+CREATE INDEX members_directory_university_idx ON members USING gin (karvan_fold(university) gin_trgm_ops)
     WHERE status = 'active' AND listed_in_directory;

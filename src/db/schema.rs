@@ -134,7 +134,14 @@ diesel::table! {
         links_visibility -> Nullable<Text>,
         exchanges_visibility -> Nullable<Text>,
         name_search -> Nullable<Text>,
+        name_words -> Nullable<Array<Nullable<Text>>>,
         imported_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    name_words (word) {
+        word -> Text,
     }
 }
 
@@ -165,5 +172,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     exchange_programs,
     exchange_records,
     members,
+    name_words,
     refresh_tokens,
 );

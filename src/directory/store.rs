@@ -11,7 +11,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as Sq
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::members::privacy::Audience;
+use crate::members::privacy::{self, Audience, DirectoryDefaults, VisibilitySettings};
 use crate::programs::store::records_of;
 
 /// What the directory may be asked.
@@ -28,11 +28,30 @@ pub struct Search {
     pub cohort_year: Option<i32>,
 }
 
+impl Search {
+    /// No name and no filter: everyone listed.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+            && self.country.is_none()
+            && self.graduation_year.is_none()
+            && self.university.is_none()
+            && self.program_id.is_none()
+            && self.host_university.is_none()
+            && self.cohort_year.is_none()
+    }
+}
+
 /// Who asks: their id (they always see their own entry whole) and audience.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {
     pub id: Option<Uuid>,
     pub audience: Audience,
+}
+
+/// The viewer, with the association's defaults the query applies.
+struct Rules<'a> {
+    viewer: Viewer,
+    defaults: &'a DirectoryDefaults,
 }
 
 /// A member as the directory shows them to one viewer: protected fields
@@ -101,6 +120,15 @@ struct Row {
     exchanges_visible: bool,
 }
 
+/// A row of a search's page, with the count of all its matches.
+#[derive(QueryableByName)]
+struct PageRow {
+    #[diesel(embed)]
+    member: Row,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
@@ -139,26 +167,41 @@ impl<'f> Sql<'f> {
     }
 }
 
-/// Whether the viewer may see the member's `field` (column prefix).
-fn visible<'f>(sql: Sql<'f>, field: &str, viewer: Viewer) -> Sql<'f> {
-    let sql = sql.push(&format!("(coalesce(m.{field}_visibility, d.{field}_visibility) = ANY("));
-    let sql = sql.param::<Array<Text>, _>(viewer.audience.sees()).push(") OR m.id = ");
-    sql.param::<SqlUuid, _>(viewer.id.unwrap_or_else(Uuid::nil)).push(")")
+/// Whether the viewer may see the member's `field` (column prefix). The
+/// defaults are bound as values, not joined, so the planner's estimates
+/// stay those of the members table.
+fn visible<'f>(sql: Sql<'f>, field: &str, rules: &Rules) -> Sql<'f> {
+    let default = VisibilitySettings::of_defaults(rules.defaults)
+        .pairs()
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| "hidden".into());
+    let sql = sql
+        .push(&format!("(coalesce(m.{field}_visibility, "))
+        .param::<Text, _>(default)
+        .push(") = ANY(");
+    let sql = sql
+        .param::<Array<Text>, _>(rules.viewer.audience.sees())
+        .push(") OR m.id = ");
+    sql.param::<SqlUuid, _>(rules.viewer.id.unwrap_or_else(Uuid::nil))
+        .push(")")
 }
 
-const LISTED: &str = "FROM members m CROSS JOIN directory_defaults d \
-     WHERE m.status = 'active' AND m.listed_in_directory";
+const LISTED: &str = "FROM members m WHERE m.status = 'active' AND m.listed_in_directory";
 
 /// The search's conditions, after `LISTED`.
-fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: Viewer) -> Sql<'f> {
+fn conditions<'f>(mut sql: Sql<'f>, search: &Search, rules: &Rules) -> Sql<'f> {
     for word in &search.words {
-        // In part (trigram-indexed LIKE) or nearly (word similarity).
+        // A word of the name contains what was typed, or nearly spells it.
+        // The words are found in the small table of all name words, then
+        // the members through the GIN index on their names' words.
         sql = sql
-            .push(" AND (m.name_search LIKE '%' || karvan_fold(")
+            .push(" AND m.name_words && ARRAY(SELECT word FROM name_words WHERE word LIKE '%' || karvan_fold(")
             .param::<Text, _>(like_escaped(word))
-            .push(") || '%' OR karvan_fold(")
+            .push(") || '%' OR word % karvan_fold(")
             .param::<Text, _>(word.clone())
-            .push(") <% m.name_search)");
+            .push("))");
     }
     if let Some(country) = &search.country {
         sql = sql
@@ -178,8 +221,10 @@ fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: Viewer) -> Sql<'f> 
     if search.program_id.is_some() || search.host_university.is_some() || search.cohort_year.is_some() {
         // Only the records the viewer may see can match.
         sql = sql.push(" AND ");
-        sql = visible(sql, "exchanges", viewer);
-        sql = sql.push(" AND EXISTS (SELECT 1 FROM exchange_records r WHERE r.member_id = m.id");
+        sql = visible(sql, "exchanges", rules);
+        // The records are the driving side: a programme's records are found
+        // through their index, then their members.
+        sql = sql.push(" AND m.id IN (SELECT r.member_id FROM exchange_records r WHERE true");
         if let Some(program) = search.program_id {
             sql = sql.push(" AND r.program_id = ").param::<SqlUuid, _>(program);
         }
@@ -204,8 +249,12 @@ fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-fn selected<'f>(viewer: Viewer) -> Sql<'f> {
-    let mut sql = Sql::new("SELECT m.id, m.full_name, m.graduation_year, m.university, m.country");
+fn selected<'f>(rules: &Rules) -> Sql<'f> {
+    columns(Sql::new(""), rules)
+}
+
+fn columns<'f>(sql: Sql<'f>, rules: &Rules) -> Sql<'f> {
+    let mut sql = sql.push("SELECT m.id, m.full_name, m.graduation_year, m.university, m.country");
     for (field, column) in [
         ("email", "m.email::text"),
         ("city", "m.city"),
@@ -214,11 +263,11 @@ fn selected<'f>(viewer: Viewer) -> Sql<'f> {
         ("links", "m.links"),
     ] {
         sql = sql.push(", CASE WHEN ");
-        sql = visible(sql, field, viewer);
+        sql = visible(sql, field, rules);
         sql = sql.push(&format!(" THEN {column} END AS {field}"));
     }
     sql = sql.push(", ");
-    sql = visible(sql, "exchanges", viewer);
+    sql = visible(sql, "exchanges", rules);
     sql.push(" AS exchanges_visible ")
 }
 
@@ -231,37 +280,72 @@ pub fn search(
     per_page: i64,
 ) -> QueryResult<(Vec<Entry>, i64)> {
     conn.transaction(|conn| {
-        // "Nearly" is a word similarity above 0.4: pg_trgm's default of 0.6
-        // misses common spellings like Mamedova (Russian) for Mammadova.
-        diesel::sql_query("SET LOCAL pg_trgm.word_similarity_threshold = 0.4").execute(conn)?;
-        let mut sql = selected(viewer).push(LISTED);
-        sql = conditions(sql, search, viewer);
-        let order = if search.words.is_empty() {
-            " ORDER BY m.name_search, m.id".to_string()
-        } else {
-            // The closest names first.
-            let folded = search.words.join(" ");
-            sql = sql
-                .push(" ORDER BY word_similarity(karvan_fold(")
-                .param::<Text, _>(folded)
-                .push("), m.name_search) DESC, m.name_search, m.id");
-            String::new()
+        // "Nearly" is a trigram similarity of 0.4 or more: Mamedova (as
+        // Russian spells it) finds Mammadova, Balouch finds Baloch.
+        diesel::sql_query("SET LOCAL pg_trgm.similarity_threshold = 0.4").execute(conn)?;
+        let defaults = privacy::defaults(conn)?;
+        let rules = Rules {
+            viewer,
+            defaults: &defaults,
         };
-        sql = sql.push(&order).push(" LIMIT ").param::<BigInt, _>(per_page);
-        sql = sql.push(" OFFSET ").param::<BigInt, _>((page - 1) * per_page);
-        let rows: Vec<Row> = sql.query.load(conn)?;
-
-        let mut count = Sql::new("SELECT count(*) AS total ").push(LISTED);
-        count = conditions(count, search, viewer);
-        let total = count.query.get_result::<Count>(conn)?.total;
+        let offset = (page - 1) * per_page;
+        if search.is_empty() {
+            // Everyone listed, in name order: the index gives the page.
+            let sql = selected(&rules)
+                .push(LISTED)
+                .push(" ORDER BY m.name_search, m.id LIMIT ")
+                .param::<BigInt, _>(per_page)
+                .push(" OFFSET ")
+                .param::<BigInt, _>(offset);
+            let rows: Vec<Row> = sql.query.load(conn)?;
+            let total = count(conn, search, &rules)?;
+            return Ok((entries(conn, rows)?, total));
+        }
+        // The matches are found once, through the indexes of the search's
+        // conditions, then counted and paged: the planner is never tempted
+        // to walk the whole name index looking for a rare name.
+        let mut sql = conditions(
+            Sql::new("WITH matched AS MATERIALIZED (SELECT m.id, m.name_search ").push(LISTED),
+            search,
+            &rules,
+        );
+        // The page is chosen among the matches before any other column is
+        // read, so only its rows are fetched whole.
+        sql = sql
+            .push(") , page AS (SELECT id, name_search FROM matched ORDER BY name_search, id LIMIT ")
+            .param::<BigInt, _>(per_page)
+            .push(" OFFSET ")
+            .param::<BigInt, _>(offset)
+            .push(") ");
+        sql = columns(sql, &rules).push(
+            ", (SELECT count(*) FROM matched) AS total \
+             FROM page JOIN members m ON m.id = page.id ORDER BY page.name_search, page.id",
+        );
+        let rows: Vec<PageRow> = sql.query.load(conn)?;
+        let total = match rows.first() {
+            Some(first) => first.total,
+            // A page past the end still tells how many there are.
+            None => count(conn, search, &rules)?,
+        };
+        let rows = rows.into_iter().map(|r| r.member).collect();
         Ok((entries(conn, rows)?, total))
     })
 }
 
+fn count(conn: &mut PgConnection, search: &Search, rules: &Rules) -> QueryResult<i64> {
+    let sql = conditions(Sql::new("SELECT count(*) AS total ").push(LISTED), search, rules);
+    Ok(sql.query.get_result::<Count>(conn)?.total)
+}
+
 /// One member's entry, if they are listed (or the viewer is that member).
 pub fn entry(conn: &mut PgConnection, id: Uuid, viewer: Viewer) -> QueryResult<Option<Entry>> {
-    let sql = selected(viewer)
-        .push("FROM members m CROSS JOIN directory_defaults d WHERE m.status = 'active' AND m.id = ")
+    let defaults = privacy::defaults(conn)?;
+    let rules = Rules {
+        viewer,
+        defaults: &defaults,
+    };
+    let sql = selected(&rules)
+        .push("FROM members m WHERE m.status = 'active' AND m.id = ")
         .param::<SqlUuid, _>(id)
         .push(" AND (m.listed_in_directory OR m.id = ")
         .param::<SqlUuid, _>(viewer.id.unwrap_or_else(Uuid::nil))

@@ -28,7 +28,7 @@ pub fn export(conn: &mut PgConnection, member_id: Uuid) -> QueryResult<serde_jso
     let sql = format!(
         "SELECT jsonb_build_object(
            'exported_at', now(),
-           'member', (SELECT to_jsonb(m) - 'password_hash' - 'name_search' FROM members m WHERE m.id = $1),
+           'member', (SELECT to_jsonb(m) - 'password_hash' - 'name_search' - 'name_words' FROM members m WHERE m.id = $1),
            'exchange_records', coalesce((SELECT jsonb_agg(to_jsonb(r) || jsonb_build_object('program_name', p.name)
                 ORDER BY r.start_date) FROM exchange_records r JOIN exchange_programs p ON p.id = r.program_id
                 WHERE r.member_id = $1), '[]'),
