@@ -44,6 +44,9 @@ enum Command {
         /// The same number gives the same people.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+        /// Seed even a database with real members (their password is public).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -109,7 +112,7 @@ fn main() -> ExitCode {
         } => create_admin(&settings, &email, &name),
         Command::Outbox { command } => outbox_command(&settings, command),
         Command::Members { command } => members_command(&settings, command),
-        Command::Seed { members, seed } => seed_command(&settings, members, seed),
+        Command::Seed { members, seed, force } => seed_command(&settings, members, seed, force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -422,14 +425,14 @@ fn describe(e: &karvan::error::AppError) -> String {
     line
 }
 
-fn seed_command(settings: &Settings, members: usize, seed: u64) -> anyhow::Result<()> {
+fn seed_command(settings: &Settings, members: usize, seed: u64, force: bool) -> anyhow::Result<()> {
     let (database, mut conn) = open_migrated(settings)?;
     let hash = actix_web::rt::System::new().block_on(karvan::auth::password::hash(secrecy::SecretString::from(
         karvan::seed::DEMO_PASSWORD,
     )))?;
     let bar = progress_bar(members as u64, "members");
     let started = std::time::Instant::now();
-    let seeded = karvan::seed::seed(&mut conn, members, &hash, seed, &mut |done| {
+    let seeded = karvan::seed::seed(&mut conn, members, &hash, seed, force, &mut |done| {
         bar.set_position(done as u64)
     })
     .map_err(|e| anyhow::anyhow!(describe(&e)))?;

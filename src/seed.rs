@@ -153,8 +153,20 @@ pub fn seed(
     count: usize,
     password_hash: &str,
     seed_value: u64,
+    allow_real: bool,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Seeded, AppError> {
+    // Demo members share a password anyone can read in the README: never
+    // next to real ones.
+    let real: i64 = members::table
+        .filter(members::email.not_like("%@demo.karvan.invalid"))
+        .count()
+        .get_result(conn)?;
+    if real > 0 && !allow_real {
+        return Err(AppError::conflict(format!(
+            "this database has {real} real member(s); seed only a database for demos (or pass --force)"
+        )));
+    }
     let mut rng = StdRng::seed_from_u64(seed_value);
     let mut programs: Vec<Uuid> = exchange_programs::table.select(exchange_programs::id).load(conn)?;
     let mut new_programs = 0;

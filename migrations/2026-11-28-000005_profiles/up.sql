@@ -63,7 +63,7 @@ CREATE TRIGGER members_collect_name_words AFTER INSERT OR UPDATE OF full_name ON
     FOR EACH ROW EXECUTE FUNCTION karvan_collect_name_words();
 -- The directory's default order, and its filters.
 CREATE INDEX members_directory_idx ON members (name_search, id) WHERE status = 'active' AND listed_in_directory;
-CREATE INDEX members_directory_country_idx ON members (lower(country), name_search)
+CREATE INDEX members_directory_country_idx ON members (karvan_fold(country), name_search)
     WHERE status = 'active' AND listed_in_directory;
 CREATE INDEX members_directory_year_idx ON members (graduation_year, name_search)
     WHERE status = 'active' AND listed_in_directory;

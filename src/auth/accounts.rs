@@ -110,14 +110,15 @@ pub async fn register(
         conn.transaction(|conn| {
             let existing = members::find_by_email(conn, &email)?;
             if let Some(invited) = existing.as_ref().filter(|m| m.status == INVITED) {
-                // On the roster but never signed in: this sign-up is theirs
-                // to finish once the address is confirmed, with no approval
-                // to wait for. Until then the account stays invited (no
-                // sign-in, the mailed invitation still works), so no one
-                // can take over or block a roster entry by signing up
-                // with its address.
-                members::set_password_hash(conn, invited.id, &password_hash)?;
-                return queue_verification(conn, &mail, invited);
+                // On the roster but never signed in: the invitation is sent
+                // again, and its link lets them choose a password and join
+                // at once. Nothing else changes, so no one can take over or
+                // block a roster entry by signing up with its address.
+                // At most one an hour, however often someone tries.
+                if !tokens::issued_since(conn, invited.id, tokens::INVITATION, Duration::hours(1))? {
+                    queue_invitation(conn, &mail, invited)?;
+                }
+                return Ok(());
             }
             if let Some(existing) = existing {
                 // One notice an hour at most, however often someone tries.
@@ -206,7 +207,7 @@ pub async fn verify_email(pool: &DbPool, mail: &MailContext, token: &str) -> Res
             let member_id =
                 tokens::consume_email_token(conn, &token_hash, tokens::VERIFY_EMAIL)?.ok_or_else(invalid_token)?;
             let member = members::find(conn, member_id)?.ok_or_else(invalid_token)?;
-            if member.status != PENDING_VERIFICATION && member.status != INVITED {
+            if member.status != PENDING_VERIFICATION {
                 return Ok(member);
             }
             if member.imported_at.is_some() {
@@ -476,6 +477,11 @@ pub async fn confirm_password_reset(
             }
             members::set_password_hash(conn, member.id, &new_hash)?;
             tokens::end_sessions(conn, member.id)?;
+            if member.status == INVITED {
+                // The mailed link proved the address: as accepting the invitation.
+                members::mark_email_verified(conn, member.id, ACTIVE)?;
+                members::mark_approved(conn, member.id)?;
+            }
             Ok(())
         })
     })

@@ -158,3 +158,14 @@ pub fn revoke_all_for_member(conn: &mut PgConnection, member_id: Uuid) -> QueryR
     .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
     .execute(conn)
 }
+
+/// Whether a token of `purpose` was mailed to the member within `window`.
+pub fn issued_since(conn: &mut PgConnection, member_id: Uuid, purpose: &str, window: Duration) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        email_tokens::table
+            .filter(email_tokens::member_id.eq(member_id))
+            .filter(email_tokens::purpose.eq(purpose))
+            .filter(email_tokens::created_at.gt(Utc::now() - window)),
+    ))
+    .get_result(conn)
+}

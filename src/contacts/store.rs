@@ -90,19 +90,23 @@ pub fn ask(
                 .eq(a)
                 .and(contact_requests::to_member.eq(b))
         };
-        let earlier: Vec<String> = contact_requests::table
+        let earlier: Vec<(Uuid, String)> = contact_requests::table
             .filter(between(from.id, to).or(between(to, from.id)))
-            .filter(contact_requests::status.ne("ignored"))
-            .select(contact_requests::status)
+            .select((contact_requests::from_member, contact_requests::status))
             .load(conn)?;
-        if earlier.iter().any(|s| s == "accepted") {
+        if earlier.iter().any(|(_, s)| s == "accepted") {
             return Err(AppError::conflict(
                 "You are already introduced; you have each other's address.",
             ));
         }
-        if !earlier.is_empty() {
+        // An ignored request looks, to its asker, exactly like one still
+        // waiting: asking again answers the same.
+        if earlier.iter().any(|(asker, _)| *asker == from.id) {
+            return Err(AppError::conflict("Your request is already waiting for an answer."));
+        }
+        if earlier.iter().any(|(asker, s)| *asker == to && s == "pending") {
             return Err(AppError::conflict(
-                "A request between you two is already waiting for an answer.",
+                "They have already asked to be introduced to you: see your introductions.",
             ));
         }
         let request: ContactRequest = diesel::insert_into(contact_requests::table)

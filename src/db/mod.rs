@@ -62,7 +62,25 @@ pub fn build_pool(url: &SecretString, max_size: u32, checkout_timeout: Duration)
         // Checked on checkout, so connections that died with a database restart
         // are replaced instead of failing a request.
         .test_on_check_out(true)
+        .connection_customizer(Box::new(SessionSettings))
         .build_unchecked(manager)
+}
+
+/// Settings every pooled connection starts with.
+#[derive(Debug)]
+struct SessionSettings;
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        use diesel::RunQueryDsl;
+        // The directory's "nearly spelled" (`%` of pg_trgm) is a trigram
+        // similarity of 0.4 or more: Mamedova finds Mammadova, Balouch
+        // finds Baloch (the default of 0.3 lets too much in).
+        diesel::sql_query("SET pg_trgm.similarity_threshold = 0.4")
+            .execute(conn)
+            .map(drop)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
 }
 
 /// Runs `work` with a pooled connection on the blocking thread pool, never on

@@ -41,8 +41,8 @@ impl DirectoryQuery {
         if words.len() > 6 {
             checks.fail("q", "must be at most 6 words");
         }
-        if !words.is_empty() && q.chars().count() < 2 {
-            checks.fail("q", "must be at least 2 characters");
+        if words.iter().any(|w| w.chars().count() < 2) {
+            checks.fail("q", "each word must be at least 2 characters");
         }
         let year = |checks: &mut Checks, field: &str, value: Option<i32>| {
             if value.is_some_and(|y| !(1900..=2200).contains(&y)) {

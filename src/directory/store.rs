@@ -11,7 +11,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as Sq
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::members::privacy::{self, Audience, DirectoryDefaults, VisibilitySettings};
+use crate::members::privacy::Audience;
 use crate::programs::store::records_of;
 
 /// What the directory may be asked.
@@ -46,12 +46,6 @@ impl Search {
 pub struct Viewer {
     pub id: Option<Uuid>,
     pub audience: Audience,
-}
-
-/// The viewer, with the association's defaults the query applies.
-struct Rules<'a> {
-    viewer: Viewer,
-    defaults: &'a DirectoryDefaults,
 }
 
 /// A member as the directory shows them to one viewer: protected fields
@@ -168,30 +162,20 @@ impl<'f> Sql<'f> {
 }
 
 /// Whether the viewer may see the member's `field` (column prefix). The
-/// defaults are bound as values, not joined, so the planner's estimates
-/// stay those of the members table.
-fn visible<'f>(sql: Sql<'f>, field: &str, rules: &Rules) -> Sql<'f> {
-    let default = VisibilitySettings::of_defaults(rules.defaults)
-        .pairs()
-        .iter()
-        .find(|(f, _)| *f == field)
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_else(|| "hidden".into());
-    let sql = sql
-        .push(&format!("(coalesce(m.{field}_visibility, "))
-        .param::<Text, _>(default)
-        .push(") = ANY(");
-    let sql = sql
-        .param::<Array<Text>, _>(rules.viewer.audience.sees())
-        .push(") OR m.id = ");
-    sql.param::<SqlUuid, _>(rules.viewer.id.unwrap_or_else(Uuid::nil))
-        .push(")")
+/// association's default is a scalar subquery, evaluated once per query,
+/// not a join, so the planner's estimates stay those of the members table.
+fn visible<'f>(sql: Sql<'f>, field: &str, viewer: Viewer) -> Sql<'f> {
+    let sql = sql.push(&format!(
+        "(coalesce(m.{field}_visibility, (SELECT {field}_visibility FROM directory_defaults)) = ANY("
+    ));
+    let sql = sql.param::<Array<Text>, _>(viewer.audience.sees()).push(") OR m.id = ");
+    sql.param::<SqlUuid, _>(viewer.id.unwrap_or_else(Uuid::nil)).push(")")
 }
 
 const LISTED: &str = "FROM members m WHERE m.status = 'active' AND m.listed_in_directory";
 
 /// The search's conditions, after `LISTED`.
-fn conditions<'f>(mut sql: Sql<'f>, search: &Search, rules: &Rules) -> Sql<'f> {
+fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: &Viewer) -> Sql<'f> {
     for word in &search.words {
         // A word of the name contains what was typed, or nearly spells it.
         // The words are found in the small table of all name words, then
@@ -205,7 +189,7 @@ fn conditions<'f>(mut sql: Sql<'f>, search: &Search, rules: &Rules) -> Sql<'f> {
     }
     if let Some(country) = &search.country {
         sql = sql
-            .push(" AND lower(m.country) = lower(")
+            .push(" AND karvan_fold(m.country) = karvan_fold(")
             .param::<Text, _>(country.clone())
             .push(")");
     }
@@ -221,7 +205,7 @@ fn conditions<'f>(mut sql: Sql<'f>, search: &Search, rules: &Rules) -> Sql<'f> {
     if search.program_id.is_some() || search.host_university.is_some() || search.cohort_year.is_some() {
         // Only the records the viewer may see can match.
         sql = sql.push(" AND ");
-        sql = visible(sql, "exchanges", rules);
+        sql = visible(sql, "exchanges", *viewer);
         // The records are the driving side: a programme's records are found
         // through their index, then their members.
         sql = sql.push(" AND m.id IN (SELECT r.member_id FROM exchange_records r WHERE true");
@@ -249,11 +233,11 @@ fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-fn selected<'f>(rules: &Rules) -> Sql<'f> {
-    columns(Sql::new(""), rules)
+fn selected<'f>(viewer: &Viewer) -> Sql<'f> {
+    columns(Sql::new(""), viewer)
 }
 
-fn columns<'f>(sql: Sql<'f>, rules: &Rules) -> Sql<'f> {
+fn columns<'f>(sql: Sql<'f>, viewer: &Viewer) -> Sql<'f> {
     let mut sql = sql.push("SELECT m.id, m.full_name, m.graduation_year, m.university, m.country");
     for (field, column) in [
         ("email", "m.email::text"),
@@ -263,11 +247,11 @@ fn columns<'f>(sql: Sql<'f>, rules: &Rules) -> Sql<'f> {
         ("links", "m.links"),
     ] {
         sql = sql.push(", CASE WHEN ");
-        sql = visible(sql, field, rules);
+        sql = visible(sql, field, *viewer);
         sql = sql.push(&format!(" THEN {column} END AS {field}"));
     }
     sql = sql.push(", ");
-    sql = visible(sql, "exchanges", rules);
+    sql = visible(sql, "exchanges", *viewer);
     sql.push(" AS exchanges_visible ")
 }
 
@@ -279,26 +263,20 @@ pub fn search(
     page: i64,
     per_page: i64,
 ) -> QueryResult<(Vec<Entry>, i64)> {
-    conn.transaction(|conn| {
-        // "Nearly" is a trigram similarity of 0.4 or more: Mamedova (as
-        // Russian spells it) finds Mammadova, Balouch finds Baloch.
-        diesel::sql_query("SET LOCAL pg_trgm.similarity_threshold = 0.4").execute(conn)?;
-        let defaults = privacy::defaults(conn)?;
-        let rules = Rules {
-            viewer,
-            defaults: &defaults,
-        };
+    {
+        // "Nearly spelled" is pg_trgm's `%`, at the threshold every pooled
+        // connection is given (`db::build_pool`).
         let offset = (page - 1) * per_page;
         if search.is_empty() {
             // Everyone listed, in name order: the index gives the page.
-            let sql = selected(&rules)
+            let sql = selected(&viewer)
                 .push(LISTED)
                 .push(" ORDER BY m.name_search, m.id LIMIT ")
                 .param::<BigInt, _>(per_page)
                 .push(" OFFSET ")
                 .param::<BigInt, _>(offset);
             let rows: Vec<Row> = sql.query.load(conn)?;
-            let total = count(conn, search, &rules)?;
+            let total = count(conn, search, &viewer)?;
             return Ok((entries(conn, rows)?, total));
         }
         // The matches are found once, through the indexes of the search's
@@ -307,7 +285,7 @@ pub fn search(
         let mut sql = conditions(
             Sql::new("WITH matched AS MATERIALIZED (SELECT m.id, m.name_search ").push(LISTED),
             search,
-            &rules,
+            &viewer,
         );
         // The page is chosen among the matches before any other column is
         // read, so only its rows are fetched whole.
@@ -317,7 +295,7 @@ pub fn search(
             .push(" OFFSET ")
             .param::<BigInt, _>(offset)
             .push(") ");
-        sql = columns(sql, &rules).push(
+        sql = columns(sql, &viewer).push(
             ", (SELECT count(*) FROM matched) AS total \
              FROM page JOIN members m ON m.id = page.id ORDER BY page.name_search, page.id",
         );
@@ -325,26 +303,21 @@ pub fn search(
         let total = match rows.first() {
             Some(first) => first.total,
             // A page past the end still tells how many there are.
-            None => count(conn, search, &rules)?,
+            None => count(conn, search, &viewer)?,
         };
         let rows = rows.into_iter().map(|r| r.member).collect();
         Ok((entries(conn, rows)?, total))
-    })
+    }
 }
 
-fn count(conn: &mut PgConnection, search: &Search, rules: &Rules) -> QueryResult<i64> {
-    let sql = conditions(Sql::new("SELECT count(*) AS total ").push(LISTED), search, rules);
+fn count(conn: &mut PgConnection, search: &Search, viewer: &Viewer) -> QueryResult<i64> {
+    let sql = conditions(Sql::new("SELECT count(*) AS total ").push(LISTED), search, viewer);
     Ok(sql.query.get_result::<Count>(conn)?.total)
 }
 
 /// One member's entry, if they are listed (or the viewer is that member).
 pub fn entry(conn: &mut PgConnection, id: Uuid, viewer: Viewer) -> QueryResult<Option<Entry>> {
-    let defaults = privacy::defaults(conn)?;
-    let rules = Rules {
-        viewer,
-        defaults: &defaults,
-    };
-    let sql = selected(&rules)
+    let sql = selected(&viewer)
         .push("FROM members m WHERE m.status = 'active' AND m.id = ")
         .param::<SqlUuid, _>(id)
         .push(" AND (m.listed_in_directory OR m.id = ")
@@ -357,7 +330,11 @@ pub fn entry(conn: &mut PgConnection, id: Uuid, viewer: Viewer) -> QueryResult<O
 /// Rows with their exchange records attached where the viewer may see them.
 fn entries(conn: &mut PgConnection, rows: Vec<Row>) -> QueryResult<Vec<Entry>> {
     let shown: Vec<Uuid> = rows.iter().filter(|r| r.exchanges_visible).map(|r| r.id).collect();
-    let mut records = records_of(conn, &shown)?;
+    let mut records = if shown.is_empty() {
+        Vec::new()
+    } else {
+        records_of(conn, &shown)?
+    };
     Ok(rows
         .into_iter()
         .map(|row| {

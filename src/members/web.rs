@@ -15,7 +15,10 @@ use crate::auth::web::MessagePage;
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::members::model::Member;
-use crate::members::privacy::{load_defaults, VisibilityPatch, VisibilitySettings, PROTECTED_FIELDS};
+use crate::members::privacy::{audience_label, load_defaults, VisibilityPatch, VisibilitySettings, PROTECTED_FIELDS};
+
+/// The privacy form's choice of following the association's default.
+const DEFAULT: &str = "default";
 use crate::members::profile::{self, ProfilePatch};
 use crate::members::your_data;
 use crate::pages::{local_time, redirect, render, render_with_status, FormErrors, Layout};
@@ -68,7 +71,10 @@ struct ProfileForm {
 }
 
 impl ProfileForm {
-    fn of(member: &Member, visibility: &VisibilitySettings) -> Self {
+    /// The form as the member's record fills it: each visibility is their
+    /// own choice, or "default" where they follow the association's.
+    fn of(member: &Member) -> Self {
+        let choice = |v: &Option<String>| v.clone().unwrap_or_else(|| DEFAULT.to_string());
         Self {
             csrf_token: String::new(),
             full_name: member.full_name.clone(),
@@ -81,12 +87,12 @@ impl ProfileForm {
             bio: member.bio.clone().unwrap_or_default(),
             links: member.link_list().join("\n"),
             listed_in_directory: member.listed_in_directory.then(|| "on".to_string()),
-            visibility_email: visibility.email.clone(),
-            visibility_city: visibility.city.clone(),
-            visibility_profession: visibility.profession.clone(),
-            visibility_bio: visibility.bio.clone(),
-            visibility_links: visibility.links.clone(),
-            visibility_exchanges: visibility.exchanges.clone(),
+            visibility_email: choice(&member.email_visibility),
+            visibility_city: choice(&member.city_visibility),
+            visibility_profession: choice(&member.profession_visibility),
+            visibility_bio: choice(&member.bio_visibility),
+            visibility_links: choice(&member.links_visibility),
+            visibility_exchanges: choice(&member.exchanges_visibility),
         }
     }
 
@@ -119,6 +125,20 @@ struct MePage {
     saved: Option<String>,
     zones: &'static [chrono_tz::Tz],
     fields: &'static [&'static str],
+    /// The association's defaults, named beside the "default" choice.
+    defaults: VisibilitySettings,
+}
+
+impl MePage {
+    fn default_label(&self, field: &str) -> &'static str {
+        let default = self
+            .defaults
+            .pairs()
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.to_string());
+        audience_label(default.as_deref().unwrap_or(""))
+    }
 }
 
 #[derive(Deserialize)]
@@ -160,7 +180,8 @@ async fn show(page: &Page, pool: &DbPool, status: StatusCode, shown: Shown<'_>) 
             status: member.status.clone(),
             role: member.role.clone(),
             joined: local_time(member.created_at, page.time_zone()),
-            form: form.unwrap_or_else(|| ProfileForm::of(member, &VisibilitySettings::of(member, &defaults))),
+            form: form.unwrap_or_else(|| ProfileForm::of(member)),
+            defaults: VisibilitySettings::of_defaults(&defaults),
             fields: &PROTECTED_FIELDS,
             errors,
             password_errors,
@@ -202,8 +223,13 @@ async fn profile_submit(
         }
     };
     // A form sends every field: an emptied one is cleared.
-    // A visibility not sent (an old form) stays as it is.
-    let choice = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty()).map(Some);
+    // "default" follows the association's default again; a visibility not
+    // sent (an old form) stays as it is.
+    let choice = |v: &str| match v.trim() {
+        "" => None,
+        DEFAULT => Some(None),
+        v => Some(Some(v.to_string())),
+    };
     let patch = ProfilePatch {
         full_name: Some(Some(form.full_name.clone())),
         graduation_year: Some(graduation_year),

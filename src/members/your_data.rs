@@ -37,7 +37,9 @@ pub fn export(conn: &mut PgConnection, member_id: Uuid) -> QueryResult<serde_jso
                 'other_member', CASE WHEN c.from_member = $1 THEN c.to_member ELSE c.from_member END,
                 'message', c.message,
                 'status', CASE WHEN c.from_member = $1 AND c.status = 'ignored' THEN 'pending' ELSE c.status END,
-                'created_at', c.created_at, 'responded_at', c.responded_at) ORDER BY c.created_at)
+                'created_at', c.created_at,
+                'responded_at', CASE WHEN c.from_member = $1 AND c.status = 'ignored' THEN NULL ELSE c.responded_at END)
+                ORDER BY c.created_at)
                 FROM contact_requests c WHERE $1 IN (c.from_member, c.to_member)), '[]'),
            'sessions', coalesce((SELECT jsonb_agg(jsonb_build_object('started_at', t.created_at,
                 'expires_at', t.expires_at, 'renewed_at', t.rotated_at, 'ended_at', t.revoked_at)
@@ -68,6 +70,8 @@ pub fn delete_account(conn: &mut PgConnection, member: &Member) -> Result<(), Ap
                 .filter(members::role.eq(ADMIN))
                 .filter(members::status.eq(ACTIVE))
                 .select(members::id)
+                // In the order every admin decision locks them: no deadlock.
+                .order(members::id)
                 .for_update()
                 .load(conn)?;
             if admins.iter().all(|id| *id == member.id) {

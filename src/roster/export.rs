@@ -7,6 +7,16 @@ use diesel::prelude::*;
 use crate::db::schema::members;
 use crate::members::model::{Member, DELETED};
 
+/// A cell a spreadsheet would run as a formula gets a leading apostrophe
+/// (which spreadsheets hide, and the import takes off again).
+pub fn defused(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// Every member who is not deleted, oldest first, as CSV bytes.
 pub fn csv(conn: &mut PgConnection) -> Result<Vec<u8>, crate::error::AppError> {
     let mut out = b"\xEF\xBB\xBF".to_vec();
@@ -47,16 +57,16 @@ pub fn csv(conn: &mut PgConnection) -> Result<Vec<u8>, crate::error::AppError> {
         for m in &page {
             writer
                 .write_record([
-                    m.email.as_str(),
-                    &m.full_name,
-                    &m.graduation_year.map(|y| y.to_string()).unwrap_or_default(),
-                    m.university.as_deref().unwrap_or(""),
-                    m.country.as_deref().unwrap_or(""),
-                    m.city.as_deref().unwrap_or(""),
-                    m.profession.as_deref().unwrap_or(""),
-                    &m.status,
-                    &m.role,
-                    &m.created_at.to_rfc3339(),
+                    defused(&m.email),
+                    defused(&m.full_name),
+                    m.graduation_year.map(|y| y.to_string()).unwrap_or_default(),
+                    defused(m.university.as_deref().unwrap_or("")),
+                    defused(m.country.as_deref().unwrap_or("")),
+                    defused(m.city.as_deref().unwrap_or("")),
+                    defused(m.profession.as_deref().unwrap_or("")),
+                    m.status.clone(),
+                    m.role.clone(),
+                    m.created_at.to_rfc3339(),
                 ])
                 .map_err(crate::error::AppError::internal)?;
         }

@@ -14,10 +14,11 @@ use crate::api::Checks;
 use crate::audit;
 use crate::auth::accounts::queue_invitation;
 use crate::auth::password::NO_PASSWORD;
+use crate::auth::store::{expire_email_tokens, VERIFY_EMAIL};
 use crate::db::schema::members;
 use crate::email::MailContext;
 use crate::error::AppError;
-use crate::members::model::{Member, INVITED};
+use crate::members::model::{Member, INVITED, PENDING_VERIFICATION};
 use crate::members::store::find_by_email;
 
 /// The columns the import reads; `email` and `full_name` are required.
@@ -177,7 +178,13 @@ fn person(parsed: &Parsed, record: &csv::ByteRecord) -> Result<Person, (Option<S
         let index = *parsed.columns.get(name)?;
         let raw = record.get(index)?;
         match std::str::from_utf8(raw) {
-            Ok(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
+            // An apostrophe before a formula character is the export's
+            // guard against spreadsheets running the cell: taken off.
+            Ok(text) => Some(match text.trim().strip_prefix('\'') {
+                Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest.to_string(),
+                _ => text.trim().to_string(),
+            })
+            .filter(|t| !t.is_empty()),
             Err(_) => {
                 reasons.push(format!("{name} is not UTF-8 text (save the file as CSV UTF-8)"));
                 None
@@ -247,15 +254,21 @@ fn person(parsed: &Parsed, record: &csv::ByteRecord) -> Result<Person, (Option<S
     }
 }
 
-/// The row's values where they differ from the member's (empty cells
-/// change nothing).
+/// What the row changes. For someone still only invited, the roster is the
+/// record: its values replace theirs. A member who has signed in keeps what
+/// they entered; the roster only fills what they left empty.
 fn changes(member: &Member, p: &Person) -> Vec<&'static str> {
     let mut changed = Vec::new();
-    let differs = |now: &Option<String>, new: &Option<String>| new.is_some() && now != new;
-    if member.full_name != p.full_name {
+    let roster_rules = member.status == INVITED;
+    let differs =
+        |now: &Option<String>, new: &Option<String>| new.is_some() && now != new && (roster_rules || now.is_none());
+    if roster_rules && member.full_name != p.full_name {
         changed.push("full_name");
     }
-    if p.graduation_year.is_some() && member.graduation_year != p.graduation_year {
+    if p.graduation_year.is_some()
+        && member.graduation_year != p.graduation_year
+        && (roster_rules || member.graduation_year.is_none())
+    {
         changed.push("graduation_year");
     }
     if differs(&member.university, &p.university) {
@@ -279,17 +292,47 @@ enum Outcome {
 }
 
 fn save(conn: &mut PgConnection, mail: &MailContext, p: &Person) -> Result<Outcome, AppError> {
-    if let Some(member) = find_by_email(conn, &p.email)? {
+    if let Some(mut member) = find_by_email(conn, &p.email)? {
+        if member.status == PENDING_VERIFICATION {
+            // Signed up but never confirmed (perhaps not even by the owner of
+            // the address): the roster's person is invited instead, and the
+            // unconfirmed sign-up's password and links stop working.
+            member = diesel::update(members::table.find(member.id))
+                .set((
+                    members::status.eq(INVITED),
+                    members::password_hash.eq(NO_PASSWORD),
+                    members::imported_at.eq(diesel::dsl::now),
+                ))
+                .returning(Member::as_returning())
+                .get_result(conn)?;
+            expire_email_tokens(conn, member.id, VERIFY_EMAIL)?;
+            queue_invitation(conn, mail, &member)?;
+        }
         let changed = changes(&member, p);
         if !changed.is_empty() {
+            let pick = |field: &str, now: Option<String>, new: Option<String>| {
+                if changed.contains(&field) {
+                    new
+                } else {
+                    now
+                }
+            };
             diesel::update(members::table.find(member.id))
                 .set((
-                    members::full_name.eq(&p.full_name),
-                    members::graduation_year.eq(p.graduation_year.or(member.graduation_year)),
-                    members::university.eq(p.university.clone().or(member.university.clone())),
-                    members::country.eq(p.country.clone().or(member.country.clone())),
-                    members::city.eq(p.city.clone().or(member.city.clone())),
-                    members::profession.eq(p.profession.clone().or(member.profession.clone())),
+                    members::full_name.eq(if changed.contains(&"full_name") {
+                        &p.full_name
+                    } else {
+                        &member.full_name
+                    }),
+                    members::graduation_year.eq(if changed.contains(&"graduation_year") {
+                        p.graduation_year
+                    } else {
+                        member.graduation_year
+                    }),
+                    members::university.eq(pick("university", member.university.clone(), p.university.clone())),
+                    members::country.eq(pick("country", member.country.clone(), p.country.clone())),
+                    members::city.eq(pick("city", member.city.clone(), p.city.clone())),
+                    members::profession.eq(pick("profession", member.profession.clone(), p.profession.clone())),
                     members::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)?;

@@ -42,13 +42,15 @@ async fn roster_page(page: Page) -> Result<HttpResponse, AppError> {
 /// The form's parts: the CSRF token, the "try it first" box, the file.
 async fn read_form(mut form: Multipart) -> Result<(String, bool, web::Bytes), AppError> {
     let (mut csrf_token, mut dry_run, mut file) = (String::new(), false, web::BytesMut::new());
+    let mut total = 0usize;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| AppError::bad_request(format!("The upload could not be read: {e}")))?;
         let name = field.name().unwrap_or_default().to_string();
         let mut value = web::BytesMut::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| AppError::bad_request(format!("The upload could not be read: {e}")))?;
-            if value.len() + chunk.len() > import::MAX_BYTES {
+            total += chunk.len();
+            if total > import::MAX_BYTES {
                 return Err(AppError::invalid_field("file", "is larger than 50 MB"));
             }
             value.extend_from_slice(&chunk);
@@ -70,9 +72,10 @@ async fn import_submit(
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
+    // Only an admin's upload is read at all.
+    let admin = page.admin()?.id;
     let (csrf_token, dry_run, file) = read_form(form).await?;
     csrf::check(&req, &csrf_token)?;
-    let admin = page.admin()?.id;
     if file.is_empty() {
         return Err(AppError::invalid_field(
             "file",

@@ -439,7 +439,10 @@ async fn members_import_export_and_seed_from_the_command_line() {
         "{stdout}"
     );
 
-    let (ok, stdout, stderr) = run(&["seed", "--members", "500"]);
+    let (ok, _, stderr) = run(&["seed", "--members", "500"]);
+    assert!(!ok, "never next to real members");
+    assert!(stderr.contains("real member"), "{stderr}");
+    let (ok, stdout, stderr) = run(&["seed", "--members", "500", "--force"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("Seeded 500 members"), "{stdout}");
     let (ok, _, stderr) = run(&["members", "import", "/nonexistent.csv"]);

@@ -542,6 +542,18 @@ async fn introductions_are_accepted_with_both_addresses_or_ignored_in_silence() 
         .find(|r| r["other_id"] == omar.as_str())
         .unwrap();
     assert_eq!(to_omar["status"], "pending");
+    let ask_again = alumni
+        .post(
+            &format!("/api/v1/members/{omar}/contact-requests"),
+            &hina_token,
+            json!({"message": "Hello again, Omar"}),
+        )
+        .await;
+    assert_eq!(
+        problem(ask_again, 409).await["detail"],
+        "Your request is already waiting for an answer.",
+        "an ignored request answers as a waiting one"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(alumni.smtp.received().len(), count, "ignoring sends nothing");
 

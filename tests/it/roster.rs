@@ -181,35 +181,51 @@ async fn people_on_the_roster_join_without_waiting_for_the_board() {
         .await;
     assert_eq!(signed_in.status(), 200);
 
-    // Hina signs up herself: once her address is confirmed she is active,
-    // welcomed, and the board is not asked.
+    // Hina signs up herself: nothing of her roster entry changes (no one
+    // can take it over by signing up with her address); the invitation
+    // comes again, and its link makes her a member at once, with no board
+    // to wait for.
+    let joined = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": "hina@example.org", "password": "Hina's own passphrase", "full_name": "Someone Else"}),
+        )
+        .await;
+    assert_eq!(joined.status(), 202);
+    // Invited within the hour already: no second invitation yet.
+    diesel::sql_query("UPDATE email_tokens SET created_at = now() - interval '2 hours'")
+        .execute(&mut app.conn())
+        .unwrap();
     app.post_json(
         "/api/v1/auth/register",
-        &json!({"email": "hina@example.org", "password": "Hina's own passphrase", "full_name": "Hina B."}),
+        &json!({"email": "hina@example.org", "password": "Hina's own passphrase", "full_name": "Someone Else"}),
     )
     .await;
     let mail = smtp.wait_for(3).await;
-    let not_yet = app
+    assert_eq!(mail.len(), 3, "one new invitation for two sign-ups");
+    assert_eq!(mail[2].to, vec!["hina@example.org".to_string()]);
+    let not_hers = app
         .post_json(
             "/api/v1/auth/login",
             &json!({"email": "hina@example.org", "password": "Hina's own passphrase"}),
         )
         .await;
-    assert_eq!(not_yet.status(), 401, "no sign-in before the address is confirmed");
-    let verified = app
+    assert_eq!(not_hers.status(), 401, "the password typed at sign-up was not taken");
+    let accepted = app
         .post_json(
-            "/api/v1/auth/verify-email",
-            &json!({"token": mail[2].link_token("/verify-email")}),
+            "/api/v1/auth/invitation/accept",
+            &json!({"token": mail[2].link_token("/accept-invitation"), "new_password": "Hina's own passphrase"}),
         )
         .await;
-    let verified: Value = verified.json().await.unwrap();
-    assert_eq!(verified["status"], "active");
-    assert!(verified["approved_at"].is_string());
-    let mail = smtp.wait_for(4).await;
-    assert_eq!(mail[3].to, vec!["hina@example.org".to_string()]);
-    assert!(mail[3].header("Subject").unwrap().starts_with("Welcome"));
+    let accepted: Value = accepted.json().await.unwrap();
+    assert_eq!(accepted["status"], "active");
+    assert_eq!(
+        accepted["full_name"], "Hina Baloch",
+        "the roster's name, not the sign-up's"
+    );
+    assert!(accepted["approved_at"].is_string());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(smtp.received().len(), 4, "no notice to the board");
+    assert_eq!(smtp.received().len(), 3, "no notice to the board");
 }
 
 #[tokio::test]
@@ -219,7 +235,8 @@ async fn the_export_imports_again_cleanly() {
     let token = admin_token(&app).await;
     let roster = "email,full_name,graduation_year,university,country,city,profession\n\
                   aysel@example.org,\"Məmmədova, Aysel\",2019,Baku State University,Azerbaijan,Baku,Engineer\n\
-                  ayesha@example.org,عائشہ خان,2015,,Pakistan,Lahore,\"Doctor \"\"Ayesha\"\"\"\n";
+                  ayesha@example.org,عائشہ خان,2015,,Pakistan,Lahore,\"Doctor \"\"Ayesha\"\"\"\n\
+                  formula@example.org,Formula Person,,,,,=1+2\n";
     import(&app, &token, roster.as_bytes().to_vec(), false).await;
 
     let export = app
@@ -239,12 +256,13 @@ async fn the_export_imports_again_cleanly() {
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     assert!(text.contains("\"Məmmədova, Aysel\""), "{text}");
     assert!(text.contains("عائشہ خان"));
+    assert!(text.contains(",'=1+2,"), "a formula is not run by spreadsheets: {text}");
 
     let again: Value = import(&app, &token, bytes, false).await.json().await.unwrap();
     assert_eq!(again["created"], json!([]));
     assert_eq!(again["skipped"], json!([]));
     assert_eq!(again["ignored_columns"], json!([]));
-    assert_eq!(again["matched"].as_array().unwrap().len(), 3);
+    assert_eq!(again["matched"].as_array().unwrap().len(), 4);
     assert!(again["matched"]
         .as_array()
         .unwrap()
