@@ -283,6 +283,7 @@ pub fn seed(
     // after a bulk load, so the first searches are planned well.
     diesel::sql_query("VACUUM (ANALYZE) members").execute(conn)?;
     diesel::sql_query("VACUUM (ANALYZE) exchange_records").execute(conn)?;
+    diesel::sql_query("VACUUM (ANALYZE) directory_words").execute(conn)?;
     Ok(Seeded {
         members: written,
         records,

@@ -1,7 +1,8 @@
 DROP INDEX members_directory_university_idx;
 DROP INDEX members_directory_year_idx;
-DROP TRIGGER members_collect_name_words ON members;
-DROP FUNCTION karvan_collect_name_words();
+DROP TRIGGER members_index_name ON members;
+DROP FUNCTION karvan_index_name();
+DROP TABLE directory_words;
 DROP TABLE name_words;
 DROP INDEX members_name_words_idx;
 ALTER TABLE members DROP COLUMN name_words;

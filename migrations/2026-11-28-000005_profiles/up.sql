@@ -51,16 +51,41 @@ CREATE INDEX members_name_words_idx ON members USING gin (name_words)
 -- Words are only ever matched against, never shown.
 CREATE TABLE name_words (word text PRIMARY KEY);
 CREATE INDEX name_words_trgm_idx ON name_words USING gin (word gin_trgm_ops);
-CREATE FUNCTION karvan_collect_name_words() RETURNS trigger
+
+-- The directory's own narrow index of listed members' name words: a name
+-- search reads only this (index-only), and the members table only for the
+-- page it shows. Kept by the trigger below; a member who is not active or
+-- not listed has no rows here.
+CREATE TABLE directory_words (
+    word text NOT NULL,
+    name_search text NOT NULL,
+    member_id uuid NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+    PRIMARY KEY (word, name_search, member_id)
+);
+CREATE INDEX directory_words_member_idx ON directory_words (member_id);
+
+CREATE FUNCTION karvan_index_name() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO name_words (word)
         SELECT DISTINCT w FROM unnest(NEW.name_words) AS w WHERE w <> ''
         ON CONFLICT DO NOTHING;
+    DELETE FROM directory_words WHERE member_id = NEW.id;
+    IF NEW.status = 'active' AND NEW.listed_in_directory THEN
+        INSERT INTO directory_words (word, name_search, member_id)
+            SELECT DISTINCT w, NEW.name_search, NEW.id FROM unnest(NEW.name_words) AS w WHERE w <> '';
+    END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER members_collect_name_words AFTER INSERT OR UPDATE OF full_name ON members
-    FOR EACH ROW EXECUTE FUNCTION karvan_collect_name_words();
+CREATE TRIGGER members_index_name AFTER INSERT OR UPDATE OF full_name, status, listed_in_directory ON members
+    FOR EACH ROW EXECUTE FUNCTION karvan_index_name();
+-- The members who are here already.
+INSERT INTO name_words (word)
+    SELECT DISTINCT w FROM members, unnest(name_words) AS w WHERE w <> ''
+    ON CONFLICT DO NOTHING;
+INSERT INTO directory_words (word, name_search, member_id)
+    SELECT DISTINCT w, name_search, id FROM members, unnest(name_words) AS w
+    WHERE w <> '' AND status = 'active' AND listed_in_directory;
 -- The directory's default order, and its filters.
 CREATE INDEX members_directory_idx ON members (name_search, id) WHERE status = 'active' AND listed_in_directory;
 CREATE INDEX members_directory_country_idx ON members (karvan_fold(country), name_search)

@@ -38,6 +38,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    directory_words (word, name_search, member_id) {
+        word -> Text,
+        name_search -> Text,
+        member_id -> Uuid,
+    }
+}
+
+diesel::table! {
     email_outbox (id) {
         id -> Uuid,
         idempotency_key -> Text,
@@ -159,6 +167,7 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_log -> members (actor_id));
+diesel::joinable!(directory_words -> members (member_id));
 diesel::joinable!(email_tokens -> members (member_id));
 diesel::joinable!(exchange_records -> exchange_programs (program_id));
 diesel::joinable!(refresh_tokens -> members (member_id));
@@ -167,6 +176,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     contact_requests,
     directory_defaults,
+    directory_words,
     email_outbox,
     email_tokens,
     exchange_programs,

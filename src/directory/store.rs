@@ -29,6 +29,16 @@ pub struct Search {
 }
 
 impl Search {
+    /// A name and no filter.
+    pub fn only_words(&self) -> bool {
+        !self.words.is_empty()
+            && Search {
+                words: Vec::new(),
+                ..self.clone()
+            }
+            .is_empty()
+    }
+
     /// No name and no filter: everyone listed.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
@@ -263,51 +273,63 @@ pub fn search(
     page: i64,
     per_page: i64,
 ) -> QueryResult<(Vec<Entry>, i64)> {
-    {
-        // "Nearly spelled" is pg_trgm's `%`, at the threshold every pooled
-        // connection is given (`db::build_pool`).
-        let offset = (page - 1) * per_page;
-        if search.is_empty() {
-            // Everyone listed, in name order: the index gives the page.
-            let sql = selected(&viewer)
-                .push(LISTED)
-                .push(" ORDER BY m.name_search, m.id LIMIT ")
-                .param::<BigInt, _>(per_page)
-                .push(" OFFSET ")
-                .param::<BigInt, _>(offset);
-            let rows: Vec<Row> = sql.query.load(conn)?;
-            let total = count(conn, search, &viewer)?;
-            return Ok((entries(conn, rows)?, total));
-        }
-        // The matches are found once, through the indexes of the search's
-        // conditions, then counted and paged: the planner is never tempted
-        // to walk the whole name index looking for a rare name.
-        let mut sql = conditions(
-            Sql::new("WITH matched AS MATERIALIZED (SELECT m.id, m.name_search ").push(LISTED),
-            search,
-            &viewer,
-        );
-        // The page is chosen among the matches before any other column is
-        // read, so only its rows are fetched whole.
-        sql = sql
-            .push(") , page AS (SELECT id, name_search FROM matched ORDER BY name_search, id LIMIT ")
+    // "Nearly spelled" is pg_trgm's `%`, at the threshold every pooled
+    // connection is given (`db::build_pool`).
+    let offset = (page - 1) * per_page;
+    if search.is_empty() {
+        // Everyone listed, in name order: the index gives the page.
+        let sql = selected(&viewer)
+            .push(LISTED)
+            .push(" ORDER BY m.name_search, m.id LIMIT ")
             .param::<BigInt, _>(per_page)
             .push(" OFFSET ")
-            .param::<BigInt, _>(offset)
-            .push(") ");
-        sql = columns(sql, &viewer).push(
-            ", (SELECT count(*) FROM matched) AS total \
-             FROM page JOIN members m ON m.id = page.id ORDER BY page.name_search, page.id",
-        );
-        let rows: Vec<PageRow> = sql.query.load(conn)?;
-        let total = match rows.first() {
-            Some(first) => first.total,
-            // A page past the end still tells how many there are.
-            None => count(conn, search, &viewer)?,
-        };
-        let rows = rows.into_iter().map(|r| r.member).collect();
-        Ok((entries(conn, rows)?, total))
+            .param::<BigInt, _>(offset);
+        let rows: Vec<Row> = sql.query.load(conn)?;
+        let total = count(conn, search, &viewer)?;
+        return Ok((entries(conn, rows)?, total));
     }
+    // The matches are found once, then counted and paged: the planner is
+    // never tempted to walk the whole name index looking for a rare name.
+    let mut sql = Sql::new("WITH matched AS MATERIALIZED (");
+    if search.only_words() {
+        // A name alone: the directory's narrow word index answers it
+        // without reading the members table (each word's matches, intersected).
+        for (n, word) in search.words.iter().enumerate() {
+            if n > 0 {
+                sql = sql.push(" INTERSECT ");
+            }
+            sql = sql
+                .push("SELECT DISTINCT member_id AS id, name_search FROM directory_words WHERE word = ANY(")
+                .push("ARRAY(SELECT word FROM name_words WHERE word LIKE '%' || karvan_fold(")
+                .param::<Text, _>(like_escaped(word))
+                .push(") || '%' OR word % karvan_fold(")
+                .param::<Text, _>(word.clone())
+                .push(")))");
+        }
+    } else {
+        sql = conditions(sql.push("SELECT m.id, m.name_search ").push(LISTED), search, &viewer);
+    }
+    // The page is chosen among the matches before any other column is
+    // read, so only its rows are fetched whole (and checked again as listed).
+    sql = sql
+        .push(") , page AS (SELECT id, name_search FROM matched ORDER BY name_search, id LIMIT ")
+        .param::<BigInt, _>(per_page)
+        .push(" OFFSET ")
+        .param::<BigInt, _>(offset)
+        .push(") ");
+    sql = columns(sql, &viewer).push(
+        ", (SELECT count(*) FROM matched) AS total \
+         FROM page JOIN members m ON m.id = page.id \
+         WHERE m.status = 'active' AND m.listed_in_directory ORDER BY page.name_search, page.id",
+    );
+    let rows: Vec<PageRow> = sql.query.load(conn)?;
+    let total = match rows.first() {
+        Some(first) => first.total,
+        // A page past the end still tells how many there are.
+        None => count(conn, search, &viewer)?,
+    };
+    let rows = rows.into_iter().map(|r| r.member).collect();
+    Ok((entries(conn, rows)?, total))
 }
 
 fn count(conn: &mut PgConnection, search: &Search, viewer: &Viewer) -> QueryResult<i64> {

@@ -16,12 +16,13 @@ use crate::db::{self, DbPool};
 use crate::email::{outbox, Email, MailContext};
 use crate::error::AppError;
 use crate::members::emails::{ApplicationRejected, Welcome};
-use crate::members::model::{MeView, Member, ACTIVE, ADMIN, DELETED, PENDING_APPROVAL, PENDING_VERIFICATION};
+use crate::members::model::{MeView, Member, ACTIVE, ADMIN, DELETED, INVITED, PENDING_APPROVAL, PENDING_VERIFICATION};
 use crate::members::privacy::{
     self, load_defaults, DirectoryDefaults, VisibilityPatch, VisibilitySettings, PROTECTED_FIELDS,
 };
 
-pub const STATUSES: [&str; 6] = [
+pub const STATUSES: [&str; 7] = [
+    INVITED,
     PENDING_VERIFICATION,
     PENDING_APPROVAL,
     ACTIVE,

@@ -294,6 +294,19 @@ async fn hidden_members_never_appear_not_even_in_counts_or_through_filters() {
         .execute(&mut alumni.app.conn())
         .unwrap();
     assert_eq!(alumni.search(&viewer, "country=Pakistan").await, (vec![], 0));
+    assert_eq!(alumni.search(&viewer, "q=zeeshan").await, (vec![], 0));
+    // Listing oneself again (or renaming) is seen by the search at once.
+    let listed = alumni
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&hidden_token),
+            Some(json!({"listed_in_directory": true, "full_name": "Zainab Qureshi-Malik"})),
+        )
+        .await;
+    assert_eq!(listed.status(), 200);
+    assert_eq!(alumni.search(&viewer, "q=malik").await, (vec![hidden.clone()], 1));
+    assert_eq!(alumni.search(&viewer, "q=zainab+qureshi").await, (vec![hidden], 1));
 }
 
 #[tokio::test]
