@@ -441,6 +441,43 @@ pub async fn request_password_reset(
     .await
 }
 
+/// Sets a new password with a mailed single-use token of `purpose`, then
+/// runs `then` on the member in the same transaction. Shared by the reset
+/// and the invitation, which differ only in what follows.
+async fn set_password_with_token<T: Send + 'static>(
+    pool: &DbPool,
+    token: &str,
+    purpose: &'static str,
+    new_password: String,
+    then: impl FnOnce(&mut PgConnection, Member) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let length = new_password.chars().count();
+    if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
+        let message = password::policy_violation(&new_password, "").unwrap_or_default();
+        return Err(AppError::invalid_field("new_password", message));
+    }
+    let token_hash = hash_token(token.trim());
+    // A cheap look first: no one keeps the hashing slots busy with made-up tokens.
+    let lookup = token_hash.clone();
+    if !db::run(pool, move |conn| tokens::email_token_is_usable(conn, &lookup, purpose)).await? {
+        return Err(invalid_token());
+    }
+    let new_hash = password::hash(SecretString::from(new_password.clone())).await?;
+    let new_password = SecretString::from(new_password);
+    db::run(pool, move |conn| {
+        conn.transaction(|conn| {
+            let member_id = tokens::consume_email_token(conn, &token_hash, purpose)?.ok_or_else(invalid_token)?;
+            let member = members::find(conn, member_id)?.ok_or_else(invalid_token)?;
+            if let Some(problem) = password::policy_violation(new_password.expose_secret(), &member.email) {
+                return Err(AppError::invalid_field("new_password", problem));
+            }
+            members::set_password_hash(conn, member.id, &new_hash)?;
+            then(conn, member)
+        })
+    })
+    .await
+}
+
 /// Sets a new password with a reset token, and ends every session.
 pub async fn confirm_password_reset(
     pool: &DbPool,
@@ -450,40 +487,14 @@ pub async fn confirm_password_reset(
     new_password: String,
 ) -> Result<(), AppError> {
     limit_mail_requests(limits, address)?;
-    let length = new_password.chars().count();
-    if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
-        let message = password::policy_violation(&new_password, "").unwrap_or_default();
-        return Err(AppError::invalid_field("new_password", message));
-    }
-    let token_hash = hash_token(token.trim());
-    // A cheap look first: no one keeps the hashing slots busy with made-up tokens.
-    let lookup = token_hash.clone();
-    if !db::run(pool, move |conn| {
-        tokens::email_token_is_usable(conn, &lookup, tokens::PASSWORD_RESET)
-    })
-    .await?
-    {
-        return Err(invalid_token());
-    }
-    let new_hash = password::hash(SecretString::from(new_password.clone())).await?;
-    let new_password = SecretString::from(new_password);
-    db::run(pool, move |conn| {
-        conn.transaction(|conn| {
-            let member_id =
-                tokens::consume_email_token(conn, &token_hash, tokens::PASSWORD_RESET)?.ok_or_else(invalid_token)?;
-            let member = members::find(conn, member_id)?.ok_or_else(invalid_token)?;
-            if let Some(problem) = password::policy_violation(new_password.expose_secret(), &member.email) {
-                return Err(AppError::invalid_field("new_password", problem));
-            }
-            members::set_password_hash(conn, member.id, &new_hash)?;
-            tokens::end_sessions(conn, member.id)?;
-            if member.status == INVITED {
-                // The mailed link proved the address: as accepting the invitation.
-                members::mark_email_verified(conn, member.id, ACTIVE)?;
-                members::mark_approved(conn, member.id)?;
-            }
-            Ok(())
-        })
+    set_password_with_token(pool, token, tokens::PASSWORD_RESET, new_password, |conn, member| {
+        tokens::end_sessions(conn, member.id)?;
+        if member.status == INVITED {
+            // The mailed link proved the address: as accepting the invitation.
+            members::mark_email_verified(conn, member.id, ACTIVE)?;
+            members::mark_approved(conn, member.id)?;
+        }
+        Ok(())
     })
     .await
 }
@@ -546,45 +557,20 @@ pub fn queue_invitation(conn: &mut PgConnection, mail: &MailContext, member: &Me
 /// Sets the first password of an invited member, whose address the mailed
 /// link just proved: the member is active at once.
 pub async fn accept_invitation(pool: &DbPool, token: &str, new_password: String) -> Result<Member, AppError> {
-    let length = new_password.chars().count();
-    if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
-        let message = password::policy_violation(&new_password, "").unwrap_or_default();
-        return Err(AppError::invalid_field("new_password", message));
-    }
-    let token_hash = hash_token(token.trim());
-    let lookup = token_hash.clone();
-    if !db::run(pool, move |conn| {
-        tokens::email_token_is_usable(conn, &lookup, tokens::INVITATION)
-    })
-    .await?
-    {
-        return Err(invalid_token());
-    }
-    let new_hash = password::hash(SecretString::from(new_password.clone())).await?;
-    let new_password = SecretString::from(new_password);
-    db::run(pool, move |conn| {
-        conn.transaction(|conn| {
-            let member_id =
-                tokens::consume_email_token(conn, &token_hash, tokens::INVITATION)?.ok_or_else(invalid_token)?;
-            let member = members::find(conn, member_id)?.ok_or_else(invalid_token)?;
-            if member.status != INVITED {
-                return Err(invalid_token());
-            }
-            if let Some(problem) = password::policy_violation(new_password.expose_secret(), &member.email) {
-                return Err(AppError::invalid_field("new_password", problem));
-            }
-            members::set_password_hash(conn, member.id, &new_hash)?;
-            members::mark_email_verified(conn, member.id, ACTIVE)?;
-            let member = members::mark_approved(conn, member.id)?;
-            crate::audit::record(
-                conn,
-                Some(member.id),
-                "member.invitation_accept",
-                ("member", &member.id.to_string()),
-                serde_json::json!({}),
-            )?;
-            Ok(member)
-        })
+    set_password_with_token(pool, token, tokens::INVITATION, new_password, |conn, member| {
+        if member.status != INVITED {
+            return Err(invalid_token());
+        }
+        members::mark_email_verified(conn, member.id, ACTIVE)?;
+        let member = members::mark_approved(conn, member.id)?;
+        crate::audit::record(
+            conn,
+            Some(member.id),
+            "member.invitation_accept",
+            ("member", &member.id.to_string()),
+            serde_json::json!({}),
+        )?;
+        Ok(member)
     })
     .await
 }
