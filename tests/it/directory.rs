@@ -937,3 +937,172 @@ async fn profile_input_is_checked_field_by_field() {
         "back to the association's default"
     );
 }
+
+#[tokio::test]
+async fn the_pages_of_profiles_programmes_introductions_and_the_board_work_in_a_browser() {
+    let alumni = Alumni::start().await;
+    let program = alumni.program("Karvan Semester Exchange").await;
+    let (aysel, _) = alumni.member("aysel@example.org", "Aysel Məmmədova", json!({})).await;
+    alumni.member("hina@example.org", "Hina Baloch", json!({})).await;
+    let hina = alumni.app.browser();
+    hina.submit(
+        "/login",
+        "/login",
+        &[("email", "hina@example.org"), ("password", PASSWORD)],
+    )
+    .await;
+
+    // The profile form: hiding the city, then following the default again.
+    let saved = hina
+        .submit(
+            "/me",
+            "/me",
+            &[
+                ("full_name", "Hina Baloch"),
+                ("city", "Lahore"),
+                ("links", "https://example.org/hina\nhttps://example.org/cv"),
+                ("listed_in_directory", "on"),
+                ("visibility_city", "hidden"),
+                ("visibility_email", "default"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&saved), "/me?saved=profile");
+    let city: Option<String> = {
+        use karvan::db::schema::members::dsl::*;
+        members
+            .filter(email.eq("hina@example.org"))
+            .select(city_visibility)
+            .first(&mut alumni.app.conn())
+            .unwrap()
+    };
+    assert_eq!(city.as_deref(), Some("hidden"));
+    assert!(hina.page("/me").await.contains("https://example.org/cv"));
+
+    // A record through the page; a bad one comes back with its notes.
+    let bad = hina
+        .submit(
+            "/me/exchanges",
+            "/me/exchanges",
+            &[
+                ("program_id", program.as_str()),
+                ("start_date", "2019-09-01"),
+                ("end_date", "2019-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains(r#"id="end_date-error""#));
+    let added = hina
+        .submit(
+            "/me/exchanges",
+            "/me/exchanges",
+            &[
+                ("program_id", program.as_str()),
+                ("home_university", "LUMS"),
+                ("host_university", "Baku State University"),
+                ("field_of_study", "Economics"),
+                ("degree_level", "master"),
+                ("start_date", "2019-09-01"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&added), "/me/exchanges");
+    assert!(hina.page("/me/exchanges").await.contains("Baku State University"));
+
+    // An introduction through the entry's form, answered on /me/contacts.
+    let asked = hina
+        .submit(
+            &format!("/members/{aysel}"),
+            &format!("/members/{aysel}/contact"),
+            &[("message", "Salam from Lahore!")],
+        )
+        .await;
+    assert_eq!(location(&asked), format!("/members/{aysel}?asked=1"));
+    let aysel_browser = alumni.app.browser();
+    aysel_browser
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "aysel@example.org"), ("password", PASSWORD)],
+        )
+        .await;
+    let contacts = aysel_browser.page("/me/contacts").await;
+    assert!(contacts.contains("Salam from Lahore!"));
+    let request_id: uuid::Uuid = {
+        use karvan::db::schema::contact_requests::dsl::*;
+        contact_requests.select(id).first(&mut alumni.app.conn()).unwrap()
+    };
+    let accepted = aysel_browser
+        .submit("/me/contacts", &format!("/me/contacts/{request_id}/accept"), &[])
+        .await;
+    assert_eq!(location(&accepted), "/me/contacts");
+    assert!(aysel_browser.page("/me/contacts").await.contains("hina@example.org"));
+    let export = aysel_browser.get("/me/export.json").await;
+    assert!(export.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+
+    // The board's pages render, and their forms work.
+    let board = alumni.app.browser();
+    board
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "board@alumni.test"), ("password", "Board member 2026")],
+        )
+        .await;
+    for page in [
+        "/admin/programs",
+        "/admin/privacy",
+        "/admin/roster",
+        "/programs",
+        "/members?q=hina",
+    ] {
+        board.page(page).await;
+    }
+    let created = board
+        .submit(
+            "/admin/programs",
+            "/admin/programs",
+            &[("name", "Silk Road Engineering Exchange")],
+        )
+        .await;
+    assert_eq!(location(&created), "/admin/programs");
+    let defaults = board
+        .submit(
+            "/admin/privacy",
+            "/admin/privacy",
+            &[("visibility_email", "members"), ("visibility_city", "public")],
+        )
+        .await;
+    assert_eq!(location(&defaults), "/admin/privacy?saved=1");
+    let record_id: uuid::Uuid = {
+        use karvan::db::schema::exchange_records::dsl::*;
+        exchange_records.select(id).first(&mut alumni.app.conn()).unwrap()
+    };
+    let hina_id = alumni
+        .get(
+            "/api/v1/me",
+            Some(&token(&alumni.app, "hina@example.org", PASSWORD).await),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let verified = board
+        .submit(
+            &format!("/admin/members/{hina_id}"),
+            &format!("/admin/exchanges/{record_id}/verify"),
+            &[],
+        )
+        .await;
+    assert_eq!(location(&verified), format!("/admin/members/{hina_id}"));
+    assert!(hina.page("/me/exchanges").await.contains("verified"));
+    let export = board.get("/admin/roster/export.csv").await;
+    assert_eq!(export.status(), 200);
+    assert!(export.text().await.unwrap().contains("hina@example.org"));
+    // A member is kept out of the board's pages.
+    assert_eq!(hina.get("/admin/roster").await.status(), 403);
+}
