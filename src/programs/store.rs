@@ -208,6 +208,9 @@ pub fn verify_record(conn: &mut PgConnection, admin: Uuid, id: Uuid) -> Result<E
             .first(conn)
             .optional()?
             .ok_or_else(AppError::not_found)?;
+        if member_id == admin {
+            return Err(AppError::conflict("Another admin verifies your own records."));
+        }
         diesel::update(exchange_records::table.find(id))
             .set((
                 exchange_records::verified_at.eq(diesel::dsl::now),

@@ -663,6 +663,27 @@ async fn programmes_and_records_are_checked_and_verified_by_the_board() {
         403,
     )
     .await;
+    let own = alumni.record(&alumni.admin, &program, "NUST", "2010-09-01").await;
+    let own_id = own["id"].as_str().unwrap();
+    problem(
+        alumni
+            .post(
+                &format!("/api/v1/admin/exchanges/{own_id}/verify"),
+                &alumni.admin,
+                json!({}),
+            )
+            .await,
+        409,
+    )
+    .await;
+    alumni
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/me/exchanges/{own_id}"),
+            Some(&alumni.admin),
+            None,
+        )
+        .await;
     // A change undoes the verification: the board verified what it said.
     let changed = alumni
         .call(
