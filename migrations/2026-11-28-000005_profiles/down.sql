@@ -3,6 +3,7 @@ DROP INDEX members_directory_year_idx;
 DROP TRIGGER members_index_name ON members;
 DROP FUNCTION karvan_index_name();
 DROP TABLE directory_words;
+DROP TABLE university_names;
 DROP TABLE name_words;
 DROP INDEX members_name_words_idx;
 ALTER TABLE members DROP COLUMN name_words;

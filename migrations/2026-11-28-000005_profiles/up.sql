@@ -51,6 +51,9 @@ CREATE INDEX members_name_words_idx ON members USING gin (name_words)
 -- Words are only ever matched against, never shown.
 CREATE TABLE name_words (word text PRIMARY KEY);
 CREATE INDEX name_words_trgm_idx ON name_words USING gin (word gin_trgm_ops);
+-- Likewise every university named (folded), so part of a university's
+-- name is matched in this small table, then members by the index above.
+CREATE TABLE university_names (name text PRIMARY KEY);
 
 -- The directory's own narrow index of listed members' name words: a name
 -- search reads only this (index-only), and the members table only for the
@@ -70,6 +73,9 @@ BEGIN
     INSERT INTO name_words (word)
         SELECT DISTINCT w FROM unnest(NEW.name_words) AS w WHERE w <> ''
         ON CONFLICT DO NOTHING;
+    IF NEW.university IS NOT NULL THEN
+        INSERT INTO university_names (name) VALUES (karvan_fold(NEW.university)) ON CONFLICT DO NOTHING;
+    END IF;
     DELETE FROM directory_words WHERE member_id = NEW.id;
     IF NEW.status = 'active' AND NEW.listed_in_directory THEN
         INSERT INTO directory_words (word, name_search, member_id)
@@ -77,7 +83,7 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER members_index_name AFTER INSERT OR UPDATE OF full_name, status, listed_in_directory ON members
+CREATE TRIGGER members_index_name AFTER INSERT OR UPDATE OF full_name, university, status, listed_in_directory ON members
     FOR EACH ROW EXECUTE FUNCTION karvan_index_name();
 -- The members who are here already.
 INSERT INTO name_words (word)
@@ -86,11 +92,17 @@ INSERT INTO name_words (word)
 INSERT INTO directory_words (word, name_search, member_id)
     SELECT DISTINCT w, name_search, id FROM members, unnest(name_words) AS w
     WHERE w <> '' AND status = 'active' AND listed_in_directory;
+INSERT INTO university_names (name)
+    SELECT DISTINCT karvan_fold(university) FROM members WHERE university IS NOT NULL
+    ON CONFLICT DO NOTHING;
 -- The directory's default order, and its filters.
 CREATE INDEX members_directory_idx ON members (name_search, id) WHERE status = 'active' AND listed_in_directory;
-CREATE INDEX members_directory_country_idx ON members (karvan_fold(country), name_search)
+-- The filters' indexes hold every column their queries read (the raw
+-- columns too, which PostgreSQL needs to use an expression index alone), so
+-- matches are found, counted and ordered from the index without the table.
+CREATE INDEX members_directory_country_idx ON members (karvan_fold(country), name_search, id) INCLUDE (country)
     WHERE status = 'active' AND listed_in_directory;
-CREATE INDEX members_directory_year_idx ON members (graduation_year, name_search)
-    WHERE status = 'active' AND listed_in_directory;
-CREATE INDEX members_directory_university_idx ON members USING gin (karvan_fold(university) gin_trgm_ops)
-    WHERE status = 'active' AND listed_in_directory;
+CREATE INDEX members_directory_year_idx ON members (graduation_year, karvan_fold(country), name_search, id)
+    INCLUDE (country) WHERE status = 'active' AND listed_in_directory;
+CREATE INDEX members_directory_university_idx ON members (karvan_fold(university), name_search, id)
+    INCLUDE (university) WHERE status = 'active' AND listed_in_directory;

@@ -166,6 +166,12 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    university_names (name) {
+        name -> Text,
+    }
+}
+
 diesel::joinable!(audit_log -> members (actor_id));
 diesel::joinable!(directory_words -> members (member_id));
 diesel::joinable!(email_tokens -> members (member_id));
@@ -184,4 +190,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     members,
     name_words,
     refresh_tokens,
+    university_names,
 );

@@ -207,10 +207,14 @@ fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: &Viewer) -> Sql<'f>
         sql = sql.push(" AND m.graduation_year = ").param::<Integer, _>(year);
     }
     if let Some(university) = &search.university {
+        // The universities whose name contains it, then their members.
         sql = sql
-            .push(" AND karvan_fold(m.university) LIKE '%' || karvan_fold(")
+            .push(
+                " AND karvan_fold(m.university) = ANY(ARRAY(SELECT name FROM university_names \
+                 WHERE name LIKE '%' || karvan_fold(",
+            )
             .param::<Text, _>(like_escaped(university))
-            .push(") || '%'");
+            .push(") || '%'))");
     }
     if search.program_id.is_some() || search.host_university.is_some() || search.cohort_year.is_some() {
         // Only the records the viewer may see can match.
