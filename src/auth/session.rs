@@ -95,6 +95,25 @@ pub fn refresh_cookie(req: &HttpRequest) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Signs this browser in as `member_id` and sends it to `location`: the
+/// browser's previous session (if any) ends, so none is left live behind a
+/// new sign-in, a password change or an accepted invitation.
+pub async fn sign_in_and_redirect(
+    req: &HttpRequest,
+    pool: &DbPool,
+    keys: &TokenKeys,
+    member_id: uuid::Uuid,
+    location: &str,
+) -> Result<HttpResponse, AppError> {
+    if let Some(previous) = refresh_cookie(req) {
+        accounts::end_session(pool, &previous).await?;
+    }
+    let (access, refresh) = accounts::start_session(pool, keys, member_id).await?;
+    let mut response = crate::pages::redirect(location);
+    set_cookies(&mut response, req, access, refresh);
+    Ok(response)
+}
+
 /// Middleware for pages: finds the session's access token, exchanging the
 /// refresh cookie for a new pair when the access token has expired.
 pub async fn refresh_silently(

@@ -311,12 +311,6 @@ async fn login_submit(
         }
         Err(e) => return Err(e),
     };
-    // A browser signing in again (or as someone else) leaves no live
-    // session behind.
-    if let Some(previous) = session::refresh_cookie(&req) {
-        accounts::end_session(&pool, &previous).await?;
-    }
-    let (access, refresh) = accounts::start_session(&pool, &keys, member.id).await?;
     let destination = next.unwrap_or_else(|| {
         if member.is_active() && member.is_admin() {
             "/admin".into()
@@ -324,9 +318,7 @@ async fn login_submit(
             "/me".into()
         }
     });
-    let mut response = redirect(&destination);
-    session::set_cookies(&mut response, &req, access, refresh);
-    Ok(response)
+    session::sign_in_and_redirect(&req, &pool, &keys, member.id, &destination).await
 }
 
 #[derive(Deserialize)]
@@ -501,12 +493,7 @@ async fn invitation_submit(
     }
     let result = accounts::accept_invitation(&pool, &form.token, form.new_password.clone()).await;
     match FormErrors::from_result(result)? {
-        Ok(member) => {
-            let (access, refresh) = accounts::start_session(&pool, &keys, member.id).await?;
-            let mut response = redirect("/me");
-            session::set_cookies(&mut response, &req, access, refresh);
-            Ok(response)
-        }
+        Ok(member) => session::sign_in_and_redirect(&req, &pool, &keys, member.id, "/me").await,
         Err(errors) if errors.get("token").is_some() => message(
             &page,
             "This link cannot be used",

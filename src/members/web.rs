@@ -307,16 +307,8 @@ async fn password_submit(
     let member_id = member.id;
     let result = accounts::change_password(&pool, &limits, member, form.current_password, form.new_password).await;
     match FormErrors::from_result(result)? {
-        Ok(()) => {
-            // Every session ended with the change; this browser gets a new one.
-            if let Some(refresh) = session::refresh_cookie(&req) {
-                accounts::end_session(&pool, &refresh).await?;
-            }
-            let (access, refresh) = accounts::start_session(&pool, &keys, member_id).await?;
-            let mut response = redirect("/me?saved=password");
-            session::set_cookies(&mut response, &req, access, refresh);
-            Ok(response)
-        }
+        // Every session ended with the change; this browser gets a new one.
+        Ok(()) => session::sign_in_and_redirect(&req, &pool, &keys, member_id, "/me?saved=password").await,
         Err(errors) => show_errors(errors).await,
     }
 }
