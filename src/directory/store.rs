@@ -292,27 +292,47 @@ pub fn search(
         let total = count(conn, search, &viewer)?;
         return Ok((entries(conn, rows)?, total));
     }
-    // The matches are found once, then counted and paged: the planner is
-    // never tempted to walk the whole name index looking for a rare name.
-    let mut sql = Sql::new("WITH matched AS MATERIALIZED (");
-    if search.only_words() {
+    let mut sql = if search.only_words() {
         // A name alone: the directory's narrow word index answers it
-        // without reading the members table (each word's matches, intersected).
-        for (n, word) in search.words.iter().enumerate() {
-            if n > 0 {
-                sql = sql.push(" INTERSECT ");
+        // without reading the members table. First the words of names that
+        // each typed word matches (a small table), then their members.
+        let matched_words = words_matching(conn, &search.words)?;
+        if matched_words.iter().any(Vec::is_empty) {
+            return Ok((Vec::new(), 0));
+        }
+        match matched_words.as_slice() {
+            // The common case, one word of names: the index holds its
+            // members in name order, so the page is read straight off it
+            // and the count is an index-only scan, with nothing to sort.
+            [only] if only.len() == 1 => Sql::new("WITH matched AS NOT MATERIALIZED (")
+                .push("SELECT member_id AS id, name_search FROM directory_words WHERE word = ")
+                .param::<Text, _>(only[0].clone()),
+            _ => {
+                // The first word's matches, grouped by member (a name may
+                // hold two words that match); each further word keeps those
+                // who also have a match for it.
+                let mut sql = Sql::new("WITH matched AS MATERIALIZED (")
+                    .push("SELECT d.member_id AS id, min(d.name_search) AS name_search FROM directory_words d WHERE d.word = ANY(")
+                    .param::<Array<Text>, _>(matched_words[0].clone())
+                    .push(")");
+                for words in &matched_words[1..] {
+                    sql = sql
+                        .push(" AND d.member_id IN (SELECT member_id FROM directory_words WHERE word = ANY(")
+                        .param::<Array<Text>, _>(words.clone())
+                        .push("))");
+                }
+                sql.push(" GROUP BY d.member_id")
             }
-            sql = sql
-                .push("SELECT DISTINCT member_id AS id, name_search FROM directory_words WHERE word = ANY(")
-                .push("ARRAY(SELECT word FROM name_words WHERE word LIKE '%' || karvan_fold(")
-                .param::<Text, _>(like_escaped(word))
-                .push(") || '%' OR word % karvan_fold(")
-                .param::<Text, _>(word.clone())
-                .push(")))");
         }
     } else {
-        sql = conditions(sql.push("SELECT m.id, m.name_search ").push(LISTED), search, &viewer);
-    }
+        // The matches are found once, then counted and paged: the planner is
+        // never tempted to walk the whole name index looking for a rare name.
+        conditions(
+            Sql::new("WITH matched AS MATERIALIZED (SELECT m.id, m.name_search ").push(LISTED),
+            search,
+            &viewer,
+        )
+    };
     // The page is chosen among the matches before any other column is
     // read, so only its rows are fetched whole (and checked again as listed).
     sql = sql
@@ -334,6 +354,40 @@ pub fn search(
     };
     let rows = rows.into_iter().map(|r| r.member).collect();
     Ok((entries(conn, rows)?, total))
+}
+
+#[derive(QueryableByName)]
+struct MatchedWord {
+    #[diesel(sql_type = Integer)]
+    n: i32,
+    #[diesel(sql_type = Text)]
+    word: String,
+}
+
+/// For each typed word, the words of names that contain it or nearly spell
+/// it ("Mamedova" finds "mammadova"), in one query.
+fn words_matching(conn: &mut PgConnection, typed: &[String]) -> QueryResult<Vec<Vec<String>>> {
+    let patterns: Vec<String> = typed.iter().map(|w| like_escaped(w)).collect();
+    // Each typed word is folded once (`OFFSET 0` keeps the planner from
+    // folding it again for every word of the table).
+    let rows: Vec<MatchedWord> = Sql::new(
+        "SELECT t.n::int AS n, w.word FROM (SELECT n, '%' || karvan_fold(pattern) || '%' AS pattern, \
+         karvan_fold(typed) AS typed FROM unnest(",
+    )
+    .param::<Array<Text>, _>(patterns)
+    .push(", ")
+    .param::<Array<Text>, _>(typed.to_vec())
+    .push(
+        ") WITH ORDINALITY AS u(pattern, typed, n) OFFSET 0) t \
+         JOIN name_words w ON w.word LIKE t.pattern OR w.word % t.typed",
+    )
+    .query
+    .load(conn)?;
+    let mut matched = vec![Vec::new(); typed.len()];
+    for row in rows {
+        matched[(row.n - 1) as usize].push(row.word);
+    }
+    Ok(matched)
 }
 
 fn count(conn: &mut PgConnection, search: &Search, viewer: &Viewer) -> QueryResult<i64> {
