@@ -73,6 +73,30 @@ impl Checks {
         Some(self.text(field, value, 1, max))
     }
 
+    /// A web address people can open: http or https with a host.
+    pub fn is_web_address(value: &str) -> bool {
+        url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    }
+
+    /// An optional web address (blank counts as absent), at most `max` characters.
+    pub fn optional_web_address(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+        let value = self.optional_text(field, value, max)?;
+        if !Self::is_web_address(&value) {
+            self.fail(field, "is not a web address (https://...)");
+        }
+        Some(value)
+    }
+
+    /// An IANA time zone name; blank counts as absent.
+    pub fn optional_time_zone(&mut self, field: &str, value: Option<&str>) -> Option<chrono_tz::Tz> {
+        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        let zone = value.parse::<chrono_tz::Tz>().ok();
+        if zone.is_none() {
+            self.fail(field, "is not a time zone like Asia/Karachi or Asia/Baku");
+        }
+        zone
+    }
+
     /// An address mail can be sent to: `user@domain.tld`, nothing exotic
     /// (no quoted local parts, no IP literals), at most 254 bytes.
     pub fn email(&mut self, field: &str, value: &str) -> String {
@@ -138,5 +162,28 @@ impl<T> ListPage<T> {
     /// Whether a page follows this one (for "next" links on pages).
     pub fn has_next(&self) -> bool {
         self.page * self.per_page < self.total
+    }
+}
+
+/// A CSV file to download; never cached (it holds members' data).
+pub fn csv_download(bytes: Vec<u8>, filename: &str) -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(bytes)
+}
+
+/// A CSV cell a spreadsheet would run as a formula gets a leading
+/// apostrophe (which spreadsheets hide, and the roster import takes off again).
+pub fn defused(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
     }
 }

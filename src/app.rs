@@ -23,7 +23,7 @@ use crate::email::MailContext;
 use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::pages::SiteInfo;
-use crate::{audit, auth, contacts, directory, email, health, home, members, pages, programs, roster};
+use crate::{audit, auth, contacts, directory, email, events, health, home, members, pages, programs, roster};
 
 /// Largest JSON body accepted; larger ones answer 413.
 const JSON_LIMIT_BYTES: usize = 256 * 1024;
@@ -37,6 +37,7 @@ pub struct Application {
     mail_context: MailContext,
     stop_sender: watch::Sender<bool>,
     sender_task: tokio::task::JoinHandle<()>,
+    reminders_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -77,6 +78,7 @@ impl Application {
         let mail_context = MailContext {
             association_name: settings.association_name.clone(),
             public_url: public_url.clone(),
+            time_zone: settings.time_zone,
         };
         let mail_context_data = web::Data::new(mail_context.clone());
         let pool_data = web::Data::new(pool.clone());
@@ -95,6 +97,11 @@ impl Application {
             metrics.mail.clone(),
         )?;
         let (stop_sender, stopped) = watch::channel(false);
+        let reminders_task = tokio::spawn(crate::events::reminders::run(
+            pool.clone(),
+            mail_context.clone(),
+            stopped.clone(),
+        ));
         let sender_task = tokio::spawn(sender.run(stopped));
 
         let mut server = HttpServer::new(move || {
@@ -132,6 +139,7 @@ impl Application {
             mail_context,
             stop_sender,
             sender_task,
+            reminders_task,
         })
     }
 
@@ -168,6 +176,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let _ = self.stop_sender.send(true);
+        let _ = self.reminders_task.await;
         // Sends in flight are bounded by their timeouts; this bounds the wait
         // for them too, so the database below is always stopped.
         let mut sender_task = self.sender_task;
@@ -222,6 +231,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(directory::web::routes)
         .configure(programs::api::routes)
         .configure(programs::web::routes)
+        .configure(events::api::routes)
         .configure(audit::routes);
 }
 

@@ -81,6 +81,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    events (id) {
+        id -> Uuid,
+        title -> Text,
+        description_md -> Text,
+        description_html -> Text,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        time_zone -> Text,
+        location -> Nullable<Text>,
+        online_url -> Nullable<Text>,
+        capacity -> Nullable<Int4>,
+        status -> Text,
+        sequence -> Int4,
+        cancel_reason -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     exchange_programs (id) {
         id -> Uuid,
         name -> Text,
@@ -109,6 +132,15 @@ diesel::table! {
         verified_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_settings (member_id) {
+        member_id -> Uuid,
+        notify_events -> Bool,
+        notify_announcements -> Bool,
+        calendar_token -> Text,
     }
 }
 
@@ -167,6 +199,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    rsvps (event_id, member_id) {
+        event_id -> Uuid,
+        member_id -> Uuid,
+        status -> Text,
+        position -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        reminded_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     university_names (name) {
         name -> Text,
     }
@@ -175,8 +219,12 @@ diesel::table! {
 diesel::joinable!(audit_log -> members (actor_id));
 diesel::joinable!(directory_words -> members (member_id));
 diesel::joinable!(email_tokens -> members (member_id));
+diesel::joinable!(events -> members (created_by));
 diesel::joinable!(exchange_records -> exchange_programs (program_id));
+diesel::joinable!(member_settings -> members (member_id));
 diesel::joinable!(refresh_tokens -> members (member_id));
+diesel::joinable!(rsvps -> events (event_id));
+diesel::joinable!(rsvps -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
@@ -185,10 +233,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     directory_words,
     email_outbox,
     email_tokens,
+    events,
     exchange_programs,
     exchange_records,
+    member_settings,
     members,
     name_words,
     refresh_tokens,
+    rsvps,
     university_names,
 );

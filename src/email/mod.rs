@@ -23,6 +23,9 @@ pub struct MailContext {
     pub association_name: String,
     /// From `KARVAN_PUBLIC_URL`, never from a request's Host header.
     pub public_url: Url,
+    /// The association's zone (`KARVAN_TIME_ZONE`): times in mail to members
+    /// who chose no zone of their own.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl MailContext {

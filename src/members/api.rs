@@ -6,11 +6,13 @@ use serde::Deserialize;
 use crate::auth::accounts;
 use crate::auth::extract::CurrentMember;
 use crate::auth::limits::AuthLimits;
-use crate::db::DbPool;
+use crate::db::{self, DbPool};
+use crate::email::MailContext;
 use crate::error::AppError;
-use crate::members::model::MeView;
+use crate::members::model::{MeView, Member};
 use crate::members::privacy::load_defaults;
 use crate::members::profile::{self, ProfilePatch};
+use crate::members::settings::{self, SettingsChanges};
 use crate::members::your_data;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -21,20 +23,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Any signed-in member may read their own record, whatever their status,
 /// so an applicant can see where their application stands.
-async fn me(CurrentMember(member): CurrentMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
-    let defaults = load_defaults(&pool).await?;
-    Ok(HttpResponse::Ok().json(MeView::new(member, &defaults)))
+async fn me(
+    CurrentMember(member): CurrentMember,
+    pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(me_view(&pool, &mail, member).await?))
+}
+
+/// The member's record with their settings.
+async fn me_view(pool: &DbPool, mail: &MailContext, member: Member) -> Result<MeView, AppError> {
+    let defaults = load_defaults(pool).await?;
+    let id = member.id;
+    let settings = db::run(pool, move |conn| settings::load(conn, id)).await?;
+    Ok(MeView::new(member, &defaults).with_settings(&settings, mail))
 }
 
 async fn update_me(
     CurrentMember(member): CurrentMember,
     body: web::Json<ProfilePatch>,
     pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
-    let changes = body.into_inner().checked()?;
-    let member = profile::update(&pool, member.id, changes).await?;
-    let defaults = load_defaults(&pool).await?;
-    Ok(HttpResponse::Ok().json(MeView::new(member, &defaults)))
+    let patch = body.into_inner();
+    let settings_changes = SettingsChanges::from_patch(patch.notifications.as_ref());
+    let changes = patch.checked()?;
+    let member = profile::update(&pool, member.id, changes, settings_changes).await?;
+    Ok(HttpResponse::Ok().json(me_view(&pool, &mail, member).await?))
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ pub mod emails;
 pub mod model;
 pub mod privacy;
 pub mod profile;
+pub mod settings;
 pub mod store;
 pub mod web;
 pub mod your_data;

@@ -103,11 +103,28 @@ pub struct MeView {
     /// Who sees each field: the member's choice, or the association's
     /// default where they made none.
     pub visibility: VisibilitySettings,
+    /// Which mail the member takes (on `/api/v1/me`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<crate::members::settings::Notifications>,
+    /// The address of the member's own calendar feed (on `/api/v1/me`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub approved_at: Option<DateTime<Utc>>,
 }
 
 impl MeView {
+    /// With the member's own settings, as `/api/v1/me` shows them.
+    pub fn with_settings(
+        mut self,
+        settings: &crate::members::settings::MemberSettings,
+        mail: &crate::email::MailContext,
+    ) -> Self {
+        self.notifications = Some(settings.notifications());
+        self.calendar_url = Some(settings.calendar_url(mail));
+        self
+    }
+
     pub fn new(m: Member, defaults: &DirectoryDefaults) -> Self {
         Self {
             visibility: VisibilitySettings::of(&m, defaults),
@@ -125,6 +142,8 @@ impl MeView {
             bio: m.bio,
             time_zone: m.time_zone,
             listed_in_directory: m.listed_in_directory,
+            notifications: None,
+            calendar_url: None,
             created_at: m.created_at,
             approved_at: m.approved_at,
         }

@@ -12,6 +12,7 @@ use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::members::model::Member;
 use crate::members::privacy::VisibilityPatch;
+use crate::members::settings::{self, NotificationsPatch, SettingsChanges};
 
 /// The body of `PATCH /api/v1/me`: only the fields sent change; `null`
 /// clears an optional one.
@@ -40,6 +41,8 @@ pub struct ProfilePatch {
     pub listed_in_directory: Option<Option<bool>>,
     #[serde(default)]
     pub visibility: Option<VisibilityPatch>,
+    #[serde(default)]
+    pub notifications: Option<NotificationsPatch>,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -75,8 +78,7 @@ fn check_links(checks: &mut Checks, links: &[String]) -> Vec<Option<String>> {
         .map(|l| l.trim())
         .filter(|l| !l.is_empty())
         .map(|link| {
-            let ok = link.chars().count() <= 300
-                && url::Url::parse(link).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            let ok = link.chars().count() <= 300 && Checks::is_web_address(link);
             if !ok {
                 checks.fail(
                     "links",
@@ -104,20 +106,10 @@ impl ProfilePatch {
             self.university.clone().flatten().as_deref(),
             self.country.clone().flatten().as_deref(),
         );
-        let time_zone = match self.time_zone.clone().flatten() {
-            None => None,
-            Some(zone) => {
-                let zone = zone.trim().to_string();
-                if zone.is_empty() {
-                    None
-                } else {
-                    if zone.parse::<chrono_tz::Tz>().is_err() {
-                        checks.fail("time_zone", "is not a time zone like Asia/Karachi or Asia/Baku");
-                    }
-                    Some(zone)
-                }
-            }
-        };
+        let typed_zone = self.time_zone.clone().flatten();
+        let time_zone = checks
+            .optional_time_zone("time_zone", typed_zone.as_deref())
+            .map(|_| typed_zone.unwrap_or_default().trim().to_string());
         let city = self.city.map(|c| checks.optional_text("city", c.as_deref(), 100));
         let profession = self
             .profession
@@ -179,17 +171,26 @@ impl ProfileChanges {
     }
 }
 
-/// Stores the changes; nothing to change is no error.
-pub async fn update(pool: &DbPool, member_id: Uuid, changes: ProfileChanges) -> Result<Member, AppError> {
+/// Stores the changes to the profile and the settings together; nothing
+/// to change is no error.
+pub async fn update(
+    pool: &DbPool,
+    member_id: Uuid,
+    changes: ProfileChanges,
+    settings_changes: SettingsChanges,
+) -> Result<Member, AppError> {
     db::run(pool, move |conn| {
-        let query = members::table.find(member_id);
-        if changes.is_empty() {
-            return query.select(Member::as_select()).first(conn);
-        }
-        diesel::update(query)
-            .set((&changes, members::updated_at.eq(diesel::dsl::now)))
-            .returning(Member::as_returning())
-            .get_result(conn)
+        conn.transaction(|conn| {
+            settings::apply(conn, member_id, &settings_changes)?;
+            let query = members::table.find(member_id);
+            if changes.is_empty() {
+                return query.select(Member::as_select()).first(conn);
+            }
+            diesel::update(query)
+                .set((&changes, members::updated_at.eq(diesel::dsl::now)))
+                .returning(Member::as_returning())
+                .get_result(conn)
+        })
     })
     .await
 }

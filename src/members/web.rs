@@ -249,9 +249,12 @@ async fn profile_submit(
             links: choice(&form.visibility_links),
             exchanges: choice(&form.visibility_exchanges),
         }),
+        notifications: None,
     };
     let result = match patch.checked() {
-        Ok(changes) => profile::update(&pool, member_id, changes).await.map(|_| ()),
+        Ok(changes) => profile::update(&pool, member_id, changes, Default::default())
+            .await
+            .map(|_| ()),
         Err(e) => Err(e),
     };
     match FormErrors::from_result(result)? {

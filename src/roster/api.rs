@@ -1,11 +1,11 @@
 //! `POST /api/v1/admin/members/import` (the CSV as the body, `?dry_run=true`
 //! to only report) and `GET /api/v1/admin/members/export.csv`. Both audited.
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use diesel::Connection;
 use serde::Deserialize;
 
+use crate::api::csv_download;
 use crate::audit;
 use crate::auth::extract::AdminMember;
 use crate::db::{self, DbPool};
@@ -73,14 +73,6 @@ pub async fn export_for(pool: &DbPool, admin: uuid::Uuid) -> Result<Vec<u8>, App
     .await
 }
 
-pub fn csv_download(bytes: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"members.csv\""))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(bytes)
-}
-
 async fn export_api(AdminMember(admin): AdminMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
-    Ok(csv_download(export_for(&pool, admin.id).await?))
+    Ok(csv_download(export_for(&pool, admin.id).await?, "members.csv"))
 }

@@ -4,18 +4,9 @@
 
 use diesel::prelude::*;
 
+use crate::api::defused;
 use crate::db::schema::members;
 use crate::members::model::{Member, DELETED};
-
-/// A cell a spreadsheet would run as a formula gets a leading apostrophe
-/// (which spreadsheets hide, and the import takes off again).
-pub fn defused(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    }
-}
 
 /// Every member who is not deleted, oldest first, as CSV bytes.
 pub fn csv(conn: &mut PgConnection) -> Result<Vec<u8>, crate::error::AppError> {

@@ -7,13 +7,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
 
+use crate::api::csv_download;
 use crate::auth::csrf;
 use crate::auth::session::Page;
 use crate::db::DbPool;
 use crate::email::MailContext;
 use crate::error::AppError;
 use crate::pages::{render, Layout};
-use crate::roster::api::{csv_download, export_for, import_for};
+use crate::roster::api::{export_for, import_for};
 use crate::roster::import::{self, Report};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -96,5 +97,5 @@ async fn import_submit(
 
 async fn export_download(page: Page, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     let admin = page.admin()?.id;
-    Ok(csv_download(export_for(&pool, admin).await?))
+    Ok(csv_download(export_for(&pool, admin).await?, "members.csv"))
 }

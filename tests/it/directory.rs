@@ -12,15 +12,15 @@ use crate::mail_server::TestSmtp;
 const PASSWORD: &str = "Caravan of 2019!";
 
 /// An association with an admin, and a way to add active members.
-struct Alumni {
-    app: TestApp,
-    smtp: TestSmtp,
-    admin: String,
+pub struct Alumni {
+    pub app: TestApp,
+    pub smtp: TestSmtp,
+    pub admin: String,
     password_hash: String,
 }
 
 impl Alumni {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let smtp = TestSmtp::start();
         let app = accounts_app(&smtp).await;
         make_admin(&app, "board@alumni.test").await;
@@ -38,7 +38,7 @@ impl Alumni {
 
     /// An active member with `profile` set through `PATCH /api/v1/me`;
     /// their id and access token.
-    async fn member(&self, email: &str, full_name: &str, profile: Value) -> (String, String) {
+    pub async fn member(&self, email: &str, full_name: &str, profile: Value) -> (String, String) {
         let id: uuid::Uuid = diesel::sql_query(
             "INSERT INTO members (email, password_hash, full_name, status, approved_at, email_verified_at) \
              VALUES ($1, $2, $3, 'active', now(), now()) RETURNING id",
@@ -57,7 +57,7 @@ impl Alumni {
         (id.to_string(), token)
     }
 
-    async fn call(
+    pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -74,17 +74,17 @@ impl Alumni {
         request.send().await.unwrap()
     }
 
-    async fn get(&self, path: &str, token: Option<&str>) -> Value {
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Value {
         let response = self.call(reqwest::Method::GET, path, token, None).await;
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.unwrap()
     }
 
-    async fn post(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
         self.call(reqwest::Method::POST, path, Some(token), Some(body)).await
     }
 
-    async fn program(&self, name: &str) -> String {
+    pub async fn program(&self, name: &str) -> String {
         let created = self.post("/api/v1/programs", &self.admin, json!({"name": name})).await;
         assert_eq!(created.status(), 201);
         created.json::<Value>().await.unwrap()["id"]
@@ -93,7 +93,7 @@ impl Alumni {
             .to_string()
     }
 
-    async fn record(&self, token: &str, program: &str, host: &str, start: &str) -> Value {
+    pub async fn record(&self, token: &str, program: &str, host: &str, start: &str) -> Value {
         let added = self
             .post(
                 "/api/v1/me/exchanges",
@@ -107,7 +107,7 @@ impl Alumni {
     }
 
     /// The ids of a directory search's entries, and its total.
-    async fn search(&self, token: &str, query: &str) -> (Vec<String>, i64) {
+    pub async fn search(&self, token: &str, query: &str) -> (Vec<String>, i64) {
         let page = self.get(&format!("/api/v1/members?{query}"), Some(token)).await;
         let ids = page["items"]
             .as_array()

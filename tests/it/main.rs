@@ -8,6 +8,7 @@ mod cli;
 mod database;
 mod directory;
 mod email;
+mod events;
 mod helpers;
 mod mail_server;
 mod pages_and_errors;
