@@ -19,11 +19,14 @@ use crate::config::Settings;
 use crate::db::{self, embedded::Role, Database, DbPool};
 use crate::email::sender::Sender;
 use crate::email::transport::Transport;
+use crate::email::unsubscribe::UnsubscribeKey;
 use crate::email::MailContext;
 use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::pages::SiteInfo;
-use crate::{audit, auth, contacts, directory, email, events, health, home, members, pages, programs, roster};
+use crate::{
+    announcements, audit, auth, contacts, directory, email, events, health, home, members, pages, programs, roster,
+};
 
 /// Largest JSON body accepted; larger ones answer 413.
 const JSON_LIMIT_BYTES: usize = 256 * 1024;
@@ -37,7 +40,7 @@ pub struct Application {
     mail_context: MailContext,
     stop_sender: watch::Sender<bool>,
     sender_task: tokio::task::JoinHandle<()>,
-    reminders_task: tokio::task::JoinHandle<()>,
+    ticker_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -75,17 +78,18 @@ impl Application {
             association_name: settings.association_name.clone(),
             time_zone: settings.time_zone,
         });
-        let mail_context = MailContext {
-            association_name: settings.association_name.clone(),
-            public_url: public_url.clone(),
-            time_zone: settings.time_zone,
-        };
-        let mail_context_data = web::Data::new(mail_context.clone());
-        let pool_data = web::Data::new(pool.clone());
         let jwt_secret = settings
             .jwt_secret
             .clone()
             .ok_or_else(|| anyhow::anyhow!("KARVAN_JWT_SECRET: no secret was resolved"))?;
+        let mail_context = MailContext {
+            association_name: settings.association_name.clone(),
+            public_url: public_url.clone(),
+            time_zone: settings.time_zone,
+            unsubscribe: Some(UnsubscribeKey::from_secret(&jwt_secret)),
+        };
+        let mail_context_data = web::Data::new(mail_context.clone());
+        let pool_data = web::Data::new(pool.clone());
         let token_keys = web::Data::new(TokenKeys::new(&jwt_secret));
         let auth_limits = web::Data::new(AuthLimits::new(settings.trusted_proxies.clone()));
 
@@ -97,11 +101,7 @@ impl Application {
             metrics.mail.clone(),
         )?;
         let (stop_sender, stopped) = watch::channel(false);
-        let reminders_task = tokio::spawn(crate::events::reminders::run(
-            pool.clone(),
-            mail_context.clone(),
-            stopped.clone(),
-        ));
+        let ticker_task = tokio::spawn(crate::ticker::run(pool.clone(), mail_context.clone(), stopped.clone()));
         let sender_task = tokio::spawn(sender.run(stopped));
 
         let mut server = HttpServer::new(move || {
@@ -139,7 +139,7 @@ impl Application {
             mail_context,
             stop_sender,
             sender_task,
-            reminders_task,
+            ticker_task,
         })
     }
 
@@ -176,7 +176,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let _ = self.stop_sender.send(true);
-        let _ = self.reminders_task.await;
+        let _ = self.ticker_task.await;
         // Sends in flight are bounded by their timeouts; this bounds the wait
         // for them too, so the database below is always stopped.
         let mut sender_task = self.sender_task;
@@ -218,6 +218,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(auth::web::routes)
         .configure(members::api::routes)
         .configure(members::web::routes)
+        .configure(members::unsubscribe::routes)
         // Before the members' `{id}` routes, which would take `export.csv`.
         .configure(roster::api::routes)
         .configure(roster::web::routes)
@@ -232,6 +233,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(programs::api::routes)
         .configure(programs::web::routes)
         .configure(events::api::routes)
+        .configure(events::web::routes)
+        .configure(announcements::api::routes)
+        .configure(announcements::web::routes)
         .configure(audit::routes);
 }
 

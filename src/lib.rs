@@ -3,6 +3,7 @@
 //! The binary in `main.rs` is a thin CLI over this library; the tests start
 //! the same [`app::Application`] that `karvan serve` runs.
 
+pub mod announcements;
 pub mod api;
 pub mod app;
 pub mod audit;
@@ -24,3 +25,4 @@ pub mod programs;
 pub mod roster;
 pub mod seed;
 pub mod telemetry;
+pub mod ticker;

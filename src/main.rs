@@ -184,6 +184,7 @@ fn outbox_command(settings: &Settings, command: OutboxCommand) -> anyhow::Result
                 association_name: settings.association_name.clone(),
                 public_url: settings.public_url_for(settings.bind),
                 time_zone: settings.time_zone,
+                unsubscribe: None,
             };
             let requested_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let batch = uuid::Uuid::new_v4();
@@ -363,6 +364,7 @@ fn members_command(settings: &Settings, command: MembersCommand) -> anyhow::Resu
                 association_name: settings.association_name.clone(),
                 public_url: settings.public_url_for(settings.bind),
                 time_zone: settings.time_zone,
+                unsubscribe: None,
             };
             let bar = progress_bar(parsed.len() as u64, "rows");
             let report = import::run(&mut conn, &mail, parsed, dry_run, None, &mut |done| {

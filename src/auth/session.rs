@@ -220,6 +220,18 @@ impl Page {
             .ok_or_else(|| AppError::unauthorized().with_detail("Sign in to see this page."))
     }
 
+    /// A signed-in active member; 403 (saying `what` opens on approval) for
+    /// an applicant or a suspended member.
+    pub fn active(&self, what: &str) -> Result<&Member, AppError> {
+        let member = self.member()?;
+        if !member.is_active() {
+            return Err(
+                AppError::forbidden().with_detail(format!("{what} once the board has approved your membership."))
+            );
+        }
+        Ok(member)
+    }
+
     /// A signed-in active admin; 403 for anyone else who is signed in.
     pub fn admin(&self) -> Result<&Member, AppError> {
         let member = self.member()?;

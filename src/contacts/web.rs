@@ -28,12 +28,7 @@ struct ContactsPage {
 }
 
 async fn contacts_page(page: Page, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
-    let member = page.member()?;
-    if !member.is_active() {
-        return Err(
-            AppError::forbidden().with_detail("Introductions open once the board has approved your membership.")
-        );
-    }
+    let member = page.active("Introductions open")?;
     let member_id = member.id;
     let zone = page.time_zone();
     let views = db::run(&pool, move |conn| store::list(conn, member_id)).await?;
@@ -67,10 +62,7 @@ async fn answer_submit(
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
     csrf::check(&req, &form.csrf_token)?;
-    let member = page.member()?;
-    if !member.is_active() {
-        return Err(AppError::forbidden());
-    }
+    let member = page.active("Introductions open")?;
     let member_id = member.id;
     let (id, answer) = path.into_inner();
     let mail = mail.get_ref().clone();

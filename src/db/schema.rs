@@ -1,6 +1,20 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    announcements (id) {
+        id -> Uuid,
+        title -> Text,
+        body_md -> Text,
+        body_html -> Text,
+        author_id -> Nullable<Uuid>,
+        published_at -> Timestamptz,
+        email_requested -> Bool,
+        emailed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Int8,
         actor_id -> Nullable<Uuid>,
@@ -216,6 +230,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(announcements -> members (author_id));
 diesel::joinable!(audit_log -> members (actor_id));
 diesel::joinable!(directory_words -> members (member_id));
 diesel::joinable!(email_tokens -> members (member_id));
@@ -227,6 +242,7 @@ diesel::joinable!(rsvps -> events (event_id));
 diesel::joinable!(rsvps -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    announcements,
     audit_log,
     contact_requests,
     directory_defaults,

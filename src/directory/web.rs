@@ -113,13 +113,7 @@ impl SearchPage {
 
 /// Only active members search the directory.
 fn active(page: &Page) -> Result<&Member, AppError> {
-    let member = page.member()?;
-    if !member.is_active() {
-        return Err(
-            AppError::forbidden().with_detail("The directory opens once the board has approved your membership.")
-        );
-    }
-    Ok(member)
+    page.active("The directory opens")
 }
 
 async fn directory_page(

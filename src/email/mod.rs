@@ -13,6 +13,7 @@ pub mod sender;
 pub mod smtp;
 pub mod templates;
 pub mod transport;
+pub mod unsubscribe;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -26,9 +27,18 @@ pub struct MailContext {
     /// The association's zone (`KARVAN_TIME_ZONE`): times in mail to members
     /// who chose no zone of their own.
     pub time_zone: chrono_tz::Tz,
+    /// Signs the unsubscribe links of bulk mail; `None` where no bulk mail
+    /// is sent (a CLI command without the service's secret).
+    pub unsubscribe: Option<unsubscribe::UnsubscribeKey>,
 }
 
 impl MailContext {
+    /// The one-click unsubscribe link for `member` and `topic`.
+    pub fn unsubscribe_link(&self, member: uuid::Uuid, topic: unsubscribe::Topic) -> Option<String> {
+        let key = self.unsubscribe.as_ref()?;
+        Some(self.link(&format!("/unsubscribe?token={}", key.token(member, topic))))
+    }
+
     /// An absolute link to `path_and_query` on the site.
     pub fn link(&self, path_and_query: &str) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');

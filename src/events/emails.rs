@@ -3,13 +3,16 @@
 
 use std::ops::Deref;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
+use crate::email::unsubscribe::Topic;
 use crate::email::{Attachment, Email, EmailTemplate, MailContext};
 use crate::email_template;
 use crate::error::AppError;
 use crate::events::ics;
 use crate::events::model::Event;
+use crate::members::model::Member;
 use crate::pages::local_time;
 
 /// What every event mail shows.
@@ -23,6 +26,9 @@ pub struct EventMail {
     pub link: String,
     pub reason: Option<String>,
     pub with_calendar: bool,
+    /// For bulk mail (a new event to every member who takes it): the
+    /// member's one-click unsubscribe link.
+    pub unsubscribe: Option<String>,
 }
 
 macro_rules! event_mail {
@@ -59,18 +65,34 @@ pub struct Recipient {
     pub time_zone: Option<String>,
 }
 
+impl Recipient {
+    pub fn of(member: &Member) -> Self {
+        Self {
+            mailbox: member.mailbox(),
+            name: member.full_name.clone(),
+            time_zone: member.time_zone.clone(),
+        }
+    }
+}
+
 /// "5 Dec 2026, 19:00 – 22:00 (+05)" in the recipient's zone (or the
-/// association's), with the end's date when it is another day.
+/// association's).
 pub fn when(event: &Event, zone: Option<&str>, mail: &MailContext) -> String {
     let zone = zone.and_then(|z| z.parse().ok()).unwrap_or(mail.time_zone);
-    let start = event.starts_at.with_timezone(&zone);
-    let end = event.ends_at.with_timezone(&zone);
+    when_in(event.starts_at, event.ends_at, zone)
+}
+
+/// A start and an end as a person reads them in `zone`, with the end's
+/// date when it is another day.
+pub fn when_in(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>, zone: Tz) -> String {
+    let start = starts_at.with_timezone(&zone);
+    let end = ends_at.with_timezone(&zone);
     let end_text = if start.date_naive() == end.date_naive() {
         end.format("%H:%M").to_string()
     } else {
         end.format("%-d %b %Y, %H:%M").to_string()
     };
-    let start_text = local_time(event.starts_at, zone);
+    let start_text = local_time(starts_at, zone);
     // local_time ends with the zone: put the end before it.
     match start_text.rsplit_once(" (") {
         Some((start, zone_name)) => format!("{start} – {end_text} ({zone_name}"),
@@ -91,6 +113,26 @@ pub fn calendar_file(event: &Event, mail: &MailContext, method: &str) -> Attachm
 pub struct Notice {
     pub subject: String,
     pub lead: String,
+}
+
+/// The notice of a new event to one member: bulk mail, which carries their
+/// unsubscribe link in the footer and in the headers (RFC 8058).
+pub fn published(event: &Event, member: &Member, mail: &MailContext, file: &Attachment) -> Result<Email, AppError> {
+    let unsubscribe = mail.unsubscribe_link(member.id, Topic::Events);
+    let notice = Notice {
+        subject: format!("New event: {}", event.title),
+        lead: format!("{} has published an event:", mail.association_name),
+    };
+    let wrap = |mut data: EventMail| {
+        data.unsubscribe = unsubscribe.clone();
+        EventPublished(data)
+    };
+    let key = format!("event_published:{}:{}", event.id, member.id);
+    let email = render(wrap, notice, event, &Recipient::of(member), mail, key, Some(file))?;
+    Ok(match &unsubscribe {
+        Some(link) => email.with_list_unsubscribe(link, None),
+        None => email,
+    })
 }
 
 /// Renders one kind of event mail for `to`, keyed by `key`.
@@ -116,6 +158,7 @@ pub fn render<T: EmailTemplate>(
             .clone()
             .filter(|_| event.status == super::model::CANCELLED),
         with_calendar: attachment.is_some(),
+        unsubscribe: None,
     });
     let mut email = Email::render(&data, mail, to.mailbox.clone(), key)?;
     if let Some(file) = attachment {

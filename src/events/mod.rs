@@ -6,5 +6,5 @@ pub mod api;
 pub mod emails;
 pub mod ics;
 pub mod model;
-pub mod reminders;
 pub mod store;
+pub mod web;

@@ -54,12 +54,17 @@ impl Event {
 
     /// Where: the place, the online link, or both.
     pub fn place(&self) -> String {
-        match (&self.location, &self.online_url) {
-            (Some(place), Some(url)) => format!("{place} and online: {url}"),
-            (Some(place), None) => place.clone(),
-            (None, Some(url)) => format!("Online: {url}"),
-            (None, None) => String::new(),
-        }
+        place(self.location.as_deref(), self.online_url.as_deref())
+    }
+}
+
+/// Where an event is: the place, the online link, or both.
+pub fn place(location: Option<&str>, online_url: Option<&str>) -> String {
+    match (location, online_url) {
+        (Some(place), Some(url)) => format!("{place} and online: {url}"),
+        (Some(place), None) => place.to_string(),
+        (None, Some(url)) => format!("Online: {url}"),
+        (None, None) => String::new(),
     }
 }
 

@@ -228,19 +228,7 @@ pub fn publish(
                 .select(Member::as_select())
                 .load(conn)?;
             for member in takers {
-                let email = emails::render(
-                    emails::EventPublished,
-                    Notice {
-                        subject: format!("New event: {}", event.title),
-                        lead: format!("{} has published an event:", mail.association_name),
-                    },
-                    &event,
-                    &recipient(&member),
-                    mail,
-                    format!("event_published:{id}:{}", member.id),
-                    Some(&file),
-                )?;
-                outbox::queue(conn, &email)?;
+                outbox::queue(conn, &emails::published(&event, &member, mail, &file)?)?;
             }
         }
         Ok(event)
@@ -363,6 +351,24 @@ pub fn rsvp(
     })
 }
 
+/// A member leaving (their account deleted): every answer of theirs goes,
+/// and each seat they held is offered to the waitlist.
+pub fn withdraw_everywhere(conn: &mut PgConnection, member: Uuid, mail: &MailContext) -> Result<(), AppError> {
+    let held: Vec<Uuid> = rsvps::table
+        .filter(rsvps::member_id.eq(member))
+        .filter(rsvps::status.eq(GOING))
+        .select(rsvps::event_id)
+        .order(rsvps::event_id)
+        .load(conn)?;
+    for id in held {
+        let event = lock(conn, id)?;
+        diesel::delete(rsvps::table.find((id, member))).execute(conn)?;
+        offer_free_seats(conn, &event, mail)?;
+    }
+    diesel::delete(rsvps::table.filter(rsvps::member_id.eq(member))).execute(conn)?;
+    Ok(())
+}
+
 fn going_count(conn: &mut PgConnection, id: Uuid) -> QueryResult<i64> {
     rsvps::table
         .filter(rsvps::event_id.eq(id))
@@ -407,7 +413,7 @@ fn offer_free_seats(conn: &mut PgConnection, event: &Event, mail: &MailContext) 
                         .into(),
             },
             event,
-            &recipient(&member),
+            &Recipient::of(&member),
             mail,
             // The position is taken anew each time a member asks, so a
             // second seat offered later is a second mail.
@@ -417,14 +423,6 @@ fn offer_free_seats(conn: &mut PgConnection, event: &Event, mail: &MailContext) 
         outbox::queue(conn, &email)?;
     }
     Ok(())
-}
-
-fn recipient(member: &Member) -> Recipient {
-    Recipient {
-        mailbox: member.mailbox(),
-        name: member.full_name.clone(),
-        time_zone: member.time_zone.clone(),
-    }
 }
 
 /// Active members whose answer to the event is one of `statuses`.
@@ -437,7 +435,7 @@ fn attendees(conn: &mut PgConnection, id: Uuid, statuses: &[&str]) -> QueryResul
         .order(rsvps::position.asc())
         .select(Member::as_select())
         .load(conn)?;
-    Ok(list.iter().map(|m| (m.id, recipient(m))).collect())
+    Ok(list.iter().map(|m| (m.id, Recipient::of(m))).collect())
 }
 
 /// Everyone who answered, going first, then the waitlist in order, for the
@@ -520,7 +518,7 @@ pub fn queue_reminders(conn: &mut PgConnection, mail: &MailContext, now: DateTim
                     lead: "A reminder: you are going to this event, which begins within a day.".into(),
                 },
                 event,
-                &recipient(member),
+                &Recipient::of(member),
                 mail,
                 format!("event_reminder:{}:{}", event.id, member.id),
                 None,

@@ -88,7 +88,8 @@ async fn delete_me(
     body: web::Json<DeleteRequest>,
     pool: web::Data<DbPool>,
     limits: web::Data<AuthLimits>,
+    mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
-    your_data::delete_confirmed(&pool, &limits, member, body.into_inner().password).await?;
+    your_data::delete_confirmed(&pool, &limits, &mail, member, body.into_inner().password).await?;
     Ok(HttpResponse::NoContent().finish())
 }

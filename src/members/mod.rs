@@ -10,5 +10,6 @@ pub mod privacy;
 pub mod profile;
 pub mod settings;
 pub mod store;
+pub mod unsubscribe;
 pub mod web;
 pub mod your_data;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db::schema::{member_settings, members};
+use crate::email::unsubscribe::Topic;
 use crate::email::MailContext;
 use crate::members::model::{Member, ACTIVE};
 
@@ -107,4 +108,19 @@ pub fn member_for_calendar(conn: &mut PgConnection, token: &str) -> QueryResult<
         .select(Member::as_select())
         .first(conn)
         .optional()
+}
+
+/// Takes `topic`'s mail (`on`) or stops it, from an unsubscribe link.
+pub fn set_topic(conn: &mut PgConnection, member: Uuid, topic: Topic, on: bool) -> QueryResult<()> {
+    let changes = match topic {
+        Topic::Events => SettingsChanges {
+            notify_events: Some(on),
+            ..SettingsChanges::default()
+        },
+        Topic::Announcements => SettingsChanges {
+            notify_announcements: Some(on),
+            ..SettingsChanges::default()
+        },
+    };
+    apply(conn, member, &changes)
 }

@@ -12,7 +12,8 @@ use crate::auth::limits::AuthLimits;
 use crate::auth::session::{self, Page};
 use crate::auth::tokens::TokenKeys;
 use crate::auth::web::MessagePage;
-use crate::db::DbPool;
+use crate::db::{self, DbPool};
+use crate::email::MailContext;
 use crate::error::AppError;
 use crate::members::model::Member;
 use crate::members::privacy::{audience_label, load_defaults, VisibilityPatch, VisibilitySettings, PROTECTED_FIELDS};
@@ -20,6 +21,7 @@ use crate::members::privacy::{audience_label, load_defaults, VisibilityPatch, Vi
 /// The privacy form's choice of following the association's default.
 const DEFAULT: &str = "default";
 use crate::members::profile::{self, ProfilePatch};
+use crate::members::settings::{self, MemberSettings, SettingsChanges};
 use crate::members::your_data;
 use crate::pages::{local_time, redirect, render, render_with_status, FormErrors, Layout};
 
@@ -27,7 +29,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/me").get(me_page).post(profile_submit))
         .service(web::resource("/me/password").post(password_submit))
         .service(web::resource("/me/export.json").get(export_download))
-        .service(web::resource("/me/delete").post(delete_submit));
+        .service(web::resource("/me/delete").post(delete_submit))
+        .service(web::resource("/me/notifications").post(notifications_submit))
+        .service(web::resource("/me/calendar").post(calendar_submit));
 }
 
 /// The profile form's fields, as typed.
@@ -127,6 +131,9 @@ struct MePage {
     fields: &'static [&'static str],
     /// The association's defaults, named beside the "default" choice.
     defaults: VisibilitySettings,
+    /// Which mail the member takes, and their calendar feed.
+    settings: MemberSettings,
+    calendar_url: String,
 }
 
 impl MePage {
@@ -157,9 +164,17 @@ struct Shown<'a> {
     saved: Option<&'a str>,
 }
 
-async fn show(page: &Page, pool: &DbPool, status: StatusCode, shown: Shown<'_>) -> Result<HttpResponse, AppError> {
+async fn show(
+    page: &Page,
+    pool: &DbPool,
+    mail: &MailContext,
+    status: StatusCode,
+    shown: Shown<'_>,
+) -> Result<HttpResponse, AppError> {
     let member = page.member()?;
     let defaults = load_defaults(pool).await?;
+    let member_id = member.id;
+    let settings = db::run(pool, move |conn| settings::load(conn, member_id)).await?;
     let Shown {
         form,
         errors,
@@ -170,6 +185,8 @@ async fn show(page: &Page, pool: &DbPool, status: StatusCode, shown: Shown<'_>) 
     let saved = match saved {
         Some("profile") => Some("Your profile is saved.".to_string()),
         Some("password") => Some("Your password is changed, and every other session is signed out.".to_string()),
+        Some("notifications") => Some("Your mail choices are saved.".to_string()),
+        Some("calendar") => Some("Your calendar has a new address; the old one no longer works.".to_string()),
         _ => None,
     };
     render_with_status(
@@ -188,16 +205,23 @@ async fn show(page: &Page, pool: &DbPool, status: StatusCode, shown: Shown<'_>) 
             delete_errors,
             saved,
             zones: &chrono_tz::TZ_VARIANTS,
+            calendar_url: settings.calendar_url(mail),
+            settings,
         },
     )
 }
 
-async fn me_page(page: Page, flash: web::Query<Flash>, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+async fn me_page(
+    page: Page,
+    flash: web::Query<Flash>,
+    pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
+) -> Result<HttpResponse, AppError> {
     let shown = Shown {
         saved: flash.saved.as_deref(),
         ..Shown::default()
     };
-    show(&page, &pool, StatusCode::OK, shown).await
+    show(&page, &pool, &mail, StatusCode::OK, shown).await
 }
 
 async fn profile_submit(
@@ -205,6 +229,7 @@ async fn profile_submit(
     page: Page,
     form: web::Form<ProfileForm>,
     pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
     csrf::check(&req, &form.csrf_token)?;
     let member_id = page.member()?.id;
@@ -219,7 +244,7 @@ async fn profile_submit(
                 errors: FormErrors::single("graduation_year", "must be a year, like 2019"),
                 ..Shown::default()
             };
-            return show(&page, &pool, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
+            return show(&page, &pool, &mail, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
         }
     };
     // A form sends every field: an emptied one is cleared.
@@ -265,7 +290,7 @@ async fn profile_submit(
                 errors,
                 ..Shown::default()
             };
-            show(&page, &pool, StatusCode::UNPROCESSABLE_ENTITY, shown).await
+            show(&page, &pool, &mail, StatusCode::UNPROCESSABLE_ENTITY, shown).await
         }
     }
 }
@@ -287,6 +312,7 @@ async fn password_submit(
     page: Page,
     form: web::Form<PasswordForm>,
     pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
     keys: web::Data<TokenKeys>,
     limits: web::Data<AuthLimits>,
 ) -> Result<HttpResponse, AppError> {
@@ -298,7 +324,7 @@ async fn password_submit(
             password_errors,
             ..Shown::default()
         };
-        show(&page, &pool, StatusCode::UNPROCESSABLE_ENTITY, shown)
+        show(&page, &pool, &mail, StatusCode::UNPROCESSABLE_ENTITY, shown)
     };
     if form.new_password != form.repeat_password {
         return show_errors(FormErrors::single(
@@ -344,11 +370,12 @@ async fn delete_submit(
     form: web::Form<DeleteForm>,
     pool: web::Data<DbPool>,
     limits: web::Data<AuthLimits>,
+    mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
     csrf::check(&req, &form.csrf_token)?;
     let member = page.member()?.clone();
     let form = form.into_inner();
-    let result = your_data::delete_confirmed(&pool, &limits, member, form.password).await;
+    let result = your_data::delete_confirmed(&pool, &limits, &mail, member, form.password).await;
     match FormErrors::from_result(result)? {
         Ok(()) => {
             let mut response = render(&MessagePage {
@@ -366,7 +393,51 @@ async fn delete_submit(
                 delete_errors,
                 ..Shown::default()
             };
-            show(&page, &pool, StatusCode::UNPROCESSABLE_ENTITY, shown).await
+            show(&page, &pool, &mail, StatusCode::UNPROCESSABLE_ENTITY, shown).await
         }
     }
+}
+
+#[derive(Deserialize)]
+struct NotificationsForm {
+    #[serde(default)]
+    csrf_token: String,
+    notify_events: Option<String>,
+    notify_announcements: Option<String>,
+}
+
+/// The checkboxes of mail the member takes: an unticked box is sent as nothing.
+async fn notifications_submit(
+    req: HttpRequest,
+    page: Page,
+    form: web::Form<NotificationsForm>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    csrf::check(&req, &form.csrf_token)?;
+    let member_id = page.member()?.id;
+    let changes = SettingsChanges {
+        notify_events: Some(form.notify_events.is_some()),
+        notify_announcements: Some(form.notify_announcements.is_some()),
+    };
+    db::run(&pool, move |conn| settings::apply(conn, member_id, &changes)).await?;
+    Ok(redirect("/me?saved=notifications"))
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// A new address for the calendar feed, when the old one was shared by mistake.
+async fn calendar_submit(
+    req: HttpRequest,
+    page: Page,
+    form: web::Form<CsrfOnly>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, AppError> {
+    csrf::check(&req, &form.csrf_token)?;
+    let member_id = page.member()?.id;
+    db::run(&pool, move |conn| settings::renew_calendar_token(conn, member_id)).await?;
+    Ok(redirect("/me?saved=calendar"))
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::store as tokens;
 use crate::db::schema::{contact_requests, email_tokens, exchange_records, members};
+use crate::email::MailContext;
 use crate::error::AppError;
 use crate::members::model::{Member, ACTIVE, ADMIN};
 
@@ -41,6 +42,10 @@ pub fn export(conn: &mut PgConnection, member_id: Uuid) -> QueryResult<serde_jso
                 'responded_at', CASE WHEN c.from_member = $1 AND c.status = 'ignored' THEN NULL ELSE c.responded_at END)
                 ORDER BY c.created_at)
                 FROM contact_requests c WHERE $1 IN (c.from_member, c.to_member)), '[]'),
+           'settings', (SELECT to_jsonb(s) - 'member_id' - 'calendar_token' FROM member_settings s WHERE s.member_id = $1),
+           'event_answers', coalesce((SELECT jsonb_agg(jsonb_build_object('event_id', e.id, 'event', e.title,
+                'starts_at', e.starts_at, 'status', a.status, 'answered_at', a.created_at, 'changed_at', a.updated_at)
+                ORDER BY e.starts_at) FROM rsvps a JOIN events e ON e.id = a.event_id WHERE a.member_id = $1), '[]'),
            'sessions', coalesce((SELECT jsonb_agg(jsonb_build_object('started_at', t.created_at,
                 'expires_at', t.expires_at, 'renewed_at', t.rotated_at, 'ended_at', t.revoked_at)
                 ORDER BY t.created_at) FROM refresh_tokens t WHERE t.member_id = $1), '[]'),
@@ -63,7 +68,7 @@ pub fn export(conn: &mut PgConnection, member_id: Uuid) -> QueryResult<serde_jso
 /// mail addressed to them; the row stays (as "Deleted member") so the
 /// history that points at it stays whole. The last admin cannot leave the
 /// association without one.
-pub fn delete_account(conn: &mut PgConnection, member: &Member) -> Result<(), AppError> {
+pub fn delete_account(conn: &mut PgConnection, member: &Member, mail: &MailContext) -> Result<(), AppError> {
     conn.transaction(|conn| {
         if member.role == ADMIN && member.status == ACTIVE {
             let admins: Vec<Uuid> = members::table
@@ -85,6 +90,8 @@ pub fn delete_account(conn: &mut PgConnection, member: &Member) -> Result<(), Ap
         ))
         .bind::<SqlUuid, _>(member.id)
         .execute(conn)?;
+        // Seats they held go to the waitlists, before their answers go.
+        crate::events::store::withdraw_everywhere(conn, member.id, mail)?;
         diesel::delete(exchange_records::table.filter(exchange_records::member_id.eq(member.id))).execute(conn)?;
         diesel::delete(
             contact_requests::table.filter(
@@ -142,6 +149,7 @@ pub async fn export_for(pool: &crate::db::DbPool, member_id: Uuid) -> Result<ser
 pub async fn delete_confirmed(
     pool: &crate::db::DbPool,
     limits: &crate::auth::limits::AuthLimits,
+    mail: &MailContext,
     member: Member,
     password: String,
 ) -> Result<(), AppError> {
@@ -158,5 +166,6 @@ pub async fn delete_confirmed(
         return Err(AppError::invalid_field("password", "is not your password"));
     }
     limits.login_per_account.forgive(&account);
-    crate::db::run(pool, move |conn| delete_account(conn, &member)).await
+    let mail = mail.clone();
+    crate::db::run(pool, move |conn| delete_account(conn, &member, &mail)).await
 }

@@ -78,6 +78,7 @@ async fn a_queued_template_mail_arrives_with_its_parts_headers_and_attachment() 
         association_name: "Pakistan–Azerbaijan Exchange Alumni".into(),
         public_url: url::Url::parse("https://alumni.example.org/").unwrap(),
         time_zone: chrono_tz::UTC,
+        unsubscribe: None,
     };
     let email = Email::render(
         &SmtpTest {

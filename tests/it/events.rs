@@ -180,6 +180,17 @@ async fn a_published_event_is_mailed_once_to_exactly_the_active_members_who_take
         "the active members who take event mail"
     );
     assert!(notices.values().all(|m| m.len() == 1), "once each");
+    // Bulk mail: each carries its member's one-click unsubscribe link.
+    for message in notices.values().flatten() {
+        assert!(message
+            .header("List-Unsubscribe")
+            .unwrap()
+            .contains("/unsubscribe?token="));
+        assert_eq!(
+            message.header("List-Unsubscribe-Post").as_deref(),
+            Some("List-Unsubscribe=One-Click")
+        );
+    }
 
     // Each reads the time in their own zone: 19:00 in Lahore is 18:00 in Baku.
     let aysel_mail = notices["aysel@example.org"][0].text();
@@ -622,6 +633,7 @@ async fn those_going_are_reminded_once_the_day_before() {
         association_name: "Alumni".into(),
         public_url: url::Url::parse(&alumni.app.address).unwrap(),
         time_zone: chrono_tz::UTC,
+        unsubscribe: None,
     };
     let mut conn = alumni.app.conn();
     let two_days_before = starts - chrono::Duration::hours(48);
@@ -642,4 +654,208 @@ async fn those_going_are_reminded_once_the_day_before() {
     let received = wait_for_subject(&alumni, "Tomorrow:", 1).await;
     let reminded = by_recipient(&received, "Tomorrow:");
     assert_eq!(reminded.keys().collect::<Vec<_>>(), ["soon@example.org"]);
+}
+
+#[tokio::test]
+async fn a_members_answers_are_in_their_export_and_their_seat_passes_on_when_they_leave() {
+    let alumni = Alumni::start().await;
+    let (_, leaving) = alumni.member("leaving@example.org", "Leaving Member", json!({})).await;
+    let (_, next) = alumni.member("next@example.org", "Next Member", json!({})).await;
+    let id = alumni.event(json!({"capacity": 1})).await;
+    alumni.publish(&id, false).await;
+    assert_eq!(alumni.answered(&leaving, &id, "going").await, "going");
+    assert_eq!(alumni.answered(&next, &id, "going").await, "waitlisted");
+
+    let export = alumni.get("/api/v1/me/export", Some(&leaving)).await;
+    assert_eq!(export["event_answers"][0]["event_id"], id.as_str());
+    assert_eq!(export["event_answers"][0]["status"], "going");
+    assert_eq!(
+        export["settings"],
+        json!({"notify_events": true, "notify_announcements": true})
+    );
+
+    let deleted = alumni
+        .call(
+            Method::DELETE,
+            "/api/v1/me",
+            Some(&leaving),
+            Some(json!({"password": "Caravan of 2019!"})),
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let event = alumni.get(&format!("/api/v1/events/{id}"), Some(&next)).await;
+    assert_eq!(
+        (event["my_rsvp"].as_str(), event["going_count"].as_i64()),
+        (Some("going"), Some(1))
+    );
+    let received = wait_for_subject(&alumni, "A seat is yours", 1).await;
+    assert_eq!(
+        by_recipient(&received, "A seat is yours").keys().collect::<Vec<_>>(),
+        ["next@example.org"]
+    );
+    let answers = alumni
+        .get(&format!("/api/v1/events/{id}/rsvps"), Some(&alumni.admin))
+        .await;
+    assert_eq!(
+        answers["items"].as_array().unwrap().len(),
+        1,
+        "the deleted member's answer is gone"
+    );
+}
+
+#[tokio::test]
+async fn the_board_runs_an_event_and_a_member_answers_it_through_the_pages() {
+    use crate::helpers::location;
+    let alumni = Alumni::start().await;
+    alumni
+        .member("page@example.org", "Page Member", json!({"time_zone": "Asia/Baku"}))
+        .await;
+    let board = alumni.app.browser();
+    let signed_in = board
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "board@alumni.test"), ("password", "Board member 2026")],
+        )
+        .await;
+    assert_eq!(signed_in.status(), 303);
+
+    // A form with mistakes comes back with notes, and keeps what was typed.
+    let wrong = board
+        .submit(
+            "/admin/events/new",
+            "/admin/events/new",
+            &[
+                ("title", "Career evening"),
+                ("starts_at", "2030-05-01T18:00"),
+                ("ends_at", "2030-05-01T17:00"),
+                ("time_zone", "Asia/Karachi"),
+                ("capacity", "many"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let html = wrong.text().await.unwrap();
+    assert!(
+        html.contains("Career evening") && html.contains("whole number"),
+        "{html}"
+    );
+    let created = board
+        .submit(
+            "/admin/events/new",
+            "/admin/events/new",
+            &[
+                ("title", "Career evening"),
+                ("description_md", "Talks by **alumni**."),
+                ("starts_at", "2030-05-01T18:00"),
+                ("ends_at", "2030-05-01T21:00"),
+                ("time_zone", "Asia/Karachi"),
+                ("location", "LUMS, Lahore"),
+                ("capacity", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let edit = location(&created);
+    let id = edit.trim_start_matches("/admin/events/").to_string();
+    // The form shows the times as they were typed, in the event's zone.
+    let form = board.page(&edit).await;
+    assert!(form.contains(r#"value="2030-05-01T18:00""#), "{form}");
+    let published = board
+        .submit(&edit, &format!("/admin/events/{id}/publish"), &[("notify", "on")])
+        .await;
+    assert_eq!(location(&published), edit);
+
+    let member = alumni.app.browser();
+    member
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "page@example.org"), ("password", "Caravan of 2019!")],
+        )
+        .await;
+    let list = member.page("/events").await;
+    assert!(
+        list.contains("Career evening") && list.contains("1 May 2030, 17:00 – 20:00 (+04)"),
+        "{list}"
+    );
+    let home = member.page("/").await;
+    assert!(home.contains("Career evening"), "the home page shows what is coming");
+    let page = member.page(&format!("/events/{id}")).await;
+    assert!(page.contains("<strong>alumni</strong>"), "{page}");
+    assert!(page.contains("I&#x27;m going") || page.contains("I'm going"), "{page}");
+    // A forged form changes nothing.
+    let forged = member
+        .post_form(
+            &format!("/events/{id}/rsvp"),
+            &[("csrf_token", "forged"), ("status", "going")],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    let going = member
+        .submit(
+            &format!("/events/{id}"),
+            &format!("/events/{id}/rsvp"),
+            &[("status", "going")],
+        )
+        .await;
+    assert_eq!(location(&going), format!("/events/{id}"));
+    let page = member.page(&format!("/events/{id}")).await;
+    assert!(page.contains("You are going"), "{page}");
+    let ics = member.get(&format!("/events/{id}.ics")).await;
+    assert_eq!(ics.status(), 200);
+    assert!(ics.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
+    assert_eq!(parse_ics(&ics.text().await.unwrap())[0]["DTSTART"], "20300501T130000Z");
+
+    // The board sees the answer, and the door's list.
+    let edit_page = board.page(&edit).await;
+    assert!(edit_page.contains("page@example.org"), "{edit_page}");
+    let csv = board.get(&format!("/admin/events/{id}/rsvps.csv")).await;
+    assert!(csv.text().await.unwrap().contains("Page Member,page@example.org,going"));
+    // Members stay out of the board's pages.
+    assert_eq!(member.get(&edit).await.status(), 403);
+
+    // Mail choices and the calendar's address on /me.
+    let me = member.page("/me").await;
+    let feed = hidden_value(&me, "calendar_url");
+    assert!(feed.contains("/calendar/"), "{feed}");
+    let saved = member
+        .submit("/me", "/me/notifications", &[("notify_events", "on")])
+        .await;
+    assert_eq!(location(&saved), "/me?saved=notifications");
+    let renewed = member.submit("/me", "/me/calendar", &[]).await;
+    assert_eq!(renewed.status(), 303);
+    let me = member.page("/me").await;
+    assert_ne!(hidden_value(&me, "calendar_url"), feed, "a new address");
+    let old_path = &feed[feed.find("/calendar/").unwrap()..];
+    assert_eq!(
+        member.get(old_path).await.status(),
+        404,
+        "the old address no longer works"
+    );
+
+    // Cancelled from the board's page, with a reason.
+    let cancelled = board
+        .submit(
+            &edit,
+            &format!("/admin/events/{id}/cancel"),
+            &[("reason", "The speaker is ill.")],
+        )
+        .await;
+    assert_eq!(cancelled.status(), 303);
+    let page = member.page(&format!("/events/{id}")).await;
+    assert!(
+        page.contains("This event is cancelled") && page.contains("The speaker is ill."),
+        "{page}"
+    );
+}
+
+/// The value of the input with `id`.
+fn hidden_value(html: &str, id: &str) -> String {
+    let marker = format!(r#"id="{id}" value=""#);
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {id} in\n{html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
 }

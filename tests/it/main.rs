@@ -4,6 +4,7 @@
 mod account_pages;
 mod accounts;
 mod admin;
+mod announcements;
 mod cli;
 mod database;
 mod directory;
