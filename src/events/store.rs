@@ -80,10 +80,12 @@ pub fn view(conn: &mut PgConnection, id: Uuid, viewer: &Member) -> Result<EventV
 }
 
 /// Events that end after `from` and start before `to` (both optional),
-/// soonest first, a page of them and how many in all; drafts only for admins.
+/// soonest first, a page of them and how many in all; drafts only for
+/// admins who ask for them.
 pub fn list(
     conn: &mut PgConnection,
     viewer: &Member,
+    drafts: bool,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     page: i64,
@@ -91,7 +93,7 @@ pub fn list(
 ) -> QueryResult<(Vec<EventView>, i64)> {
     let filtered = || {
         let mut query = events::table.into_boxed();
-        if !viewer.is_admin() {
+        if !(drafts && viewer.is_admin()) {
             query = query.filter(events::status.ne(DRAFT));
         }
         if let Some(from) = from {
@@ -132,11 +134,14 @@ pub fn create(conn: &mut PgConnection, admin: Uuid, values: &EventValues) -> Res
 /// Changes an event. Once published, calendars are told (SEQUENCE grows),
 /// those going are mailed when the time or the place moved, and a larger
 /// capacity gives seats to the waitlist in order.
+/// `values` makes the whole event from the one stored, read under the
+/// event's lock, so two board members saving at once never lose each
+/// other's fields.
 pub fn update(
     conn: &mut PgConnection,
     admin: Uuid,
     id: Uuid,
-    values: &EventValues,
+    values: impl FnOnce(&Event) -> Result<EventValues, AppError>,
     mail: &MailContext,
 ) -> Result<Event, AppError> {
     conn.transaction(|conn| {
@@ -144,6 +149,7 @@ pub fn update(
         if before.status == CANCELLED {
             return Err(AppError::conflict("The event is cancelled: it cannot be changed."));
         }
+        let values = &values(&before)?;
         let published = before.is_published();
         let bump = i32::from(published && values.changes_calendar(&before));
         let event: Event = diesel::update(events::table.find(id))
@@ -161,6 +167,12 @@ pub fn update(
             ("event", &id.to_string()),
             serde_json::json!({"title": event.title, "moved": values.moves(&before)}),
         )?;
+        if values.moves(&before) {
+            // Reminded of the old time is not reminded of the new one.
+            diesel::update(rsvps::table.filter(rsvps::event_id.eq(id)))
+                .set(rsvps::reminded_at.eq(None::<DateTime<Utc>>))
+                .execute(conn)?;
+        }
         if published && values.moves(&before) {
             let file = emails::calendar_file(&event, mail, "PUBLISH");
             for to in attendees(conn, id, &[GOING])? {
@@ -267,7 +279,9 @@ pub fn cancel(
             serde_json::json!({"title": event.title, "reason": reason}),
         )?;
         if before.is_published() {
-            let file = emails::calendar_file(&event, mail, "CANCEL");
+            // PUBLISH with STATUS:CANCELLED and the higher SEQUENCE: what
+            // calendars honour without an organiser and attendee list.
+            let file = emails::calendar_file(&event, mail, "PUBLISH");
             for to in attendees(conn, id, &[GOING, WAITLISTED])? {
                 let email = emails::render(
                     emails::EventCancelled,
@@ -390,9 +404,12 @@ fn offer_free_seats(conn: &mut PgConnection, event: &Event, mail: &MailContext) 
     if free <= 0 {
         return Ok(());
     }
+    // Only active members: a suspended one keeps their place but is passed over.
     let first: Vec<(Uuid, i64)> = rsvps::table
+        .inner_join(members::table)
         .filter(rsvps::event_id.eq(event.id))
         .filter(rsvps::status.eq(WAITLISTED))
+        .filter(members::status.eq(ACTIVE))
         .order(rsvps::position.asc())
         .limit(free)
         .select((rsvps::member_id, rsvps::position))
@@ -494,40 +511,58 @@ pub fn going_to(conn: &mut PgConnection, member: Uuid) -> QueryResult<Vec<Event>
 }
 
 /// Queues the day-before reminder for everyone going to a published event
-/// that starts within a day, once each: the answer's row remembers, and
-/// should two replicas run at once, the outbox key keeps one mail. Returns
-/// how many were due.
+/// that starts within a day, once each. The answers are claimed in one
+/// statement (`reminded_at` set, rows locked in order and those busy
+/// skipped), so a member who answers "not going" meanwhile is not reminded,
+/// two replicas never remind twice, and nothing waits on a lock. The
+/// outbox key names the event's SEQUENCE: a moved event is reminded again.
+/// Returns how many were queued.
 pub fn queue_reminders(conn: &mut PgConnection, mail: &MailContext, now: DateTime<Utc>) -> Result<usize, AppError> {
+    #[derive(QueryableByName)]
+    struct Claimed {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        event_id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        member_id: Uuid,
+    }
     conn.transaction(|conn| {
-        let due: Vec<(Event, Member)> = rsvps::table
-            .inner_join(events::table)
-            .inner_join(members::table)
-            .filter(rsvps::status.eq(GOING))
-            .filter(rsvps::reminded_at.is_null())
-            .filter(events::status.eq(PUBLISHED))
-            .filter(events::starts_at.gt(now))
-            .filter(events::starts_at.le(now + chrono::Duration::hours(24)))
-            .filter(members::status.eq(ACTIVE))
-            .select((Event::as_select(), Member::as_select()))
-            .load(conn)?;
-        for (event, member) in &due {
+        let claimed: Vec<Claimed> = diesel::sql_query(
+            "WITH due AS (
+                SELECT r.event_id, r.member_id FROM rsvps r
+                JOIN events e ON e.id = r.event_id JOIN members m ON m.id = r.member_id
+                WHERE r.status = 'going' AND r.reminded_at IS NULL AND e.status = 'published'
+                  AND e.starts_at > $1 AND e.starts_at <= $1 + interval '24 hours' AND m.status = 'active'
+                ORDER BY r.event_id, r.member_id
+                FOR UPDATE OF r SKIP LOCKED)
+             UPDATE rsvps r SET reminded_at = $1 FROM due
+             WHERE r.event_id = due.event_id AND r.member_id = due.member_id
+             RETURNING r.event_id, r.member_id",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .load(conn)?;
+        for reminder in &claimed {
+            let event: Event = events::table
+                .find(reminder.event_id)
+                .select(Event::as_select())
+                .first(conn)?;
+            let member: Member = members::table
+                .find(reminder.member_id)
+                .select(Member::as_select())
+                .first(conn)?;
             let email = emails::render(
                 emails::EventReminder,
                 Notice {
                     subject: format!("Tomorrow: {}", event.title),
                     lead: "A reminder: you are going to this event, which begins within a day.".into(),
                 },
-                event,
-                &Recipient::of(member),
+                &event,
+                &Recipient::of(&member),
                 mail,
-                format!("event_reminder:{}:{}", event.id, member.id),
+                format!("event_reminder:{}:{}:{}", event.id, event.sequence, member.id),
                 None,
             )?;
             outbox::queue(conn, &email)?;
-            diesel::update(rsvps::table.find((event.id, member.id)))
-                .set(rsvps::reminded_at.eq(Some(now)))
-                .execute(conn)?;
         }
-        Ok(due.len())
+        Ok(claimed.len())
     })
 }

@@ -101,7 +101,7 @@ struct EventsPage {
 async fn events_page(page: Page, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     let member = page.active("Events open")?.clone();
     let (views, _) = db::run(&pool, move |conn| {
-        store::list(conn, &member, Some(Utc::now()), None, 1, 100)
+        store::list(conn, &member, false, Some(Utc::now()), None, 1, 100)
     })
     .await?;
     render(&EventsPage {
@@ -185,7 +185,10 @@ async fn admin_events_page(page: Page, pool: web::Data<DbPool>) -> Result<HttpRe
     let admin = page.admin()?.clone();
     // Everything from a month ago on, drafts included.
     let from = Utc::now() - chrono::Duration::days(31);
-    let (views, _) = db::run(&pool, move |conn| store::list(conn, &admin, Some(from), None, 1, 100)).await?;
+    let (views, _) = db::run(&pool, move |conn| {
+        store::list(conn, &admin, true, Some(from), None, 1, 100)
+    })
+    .await?;
     render(&AdminEventsPage {
         layout: page.layout("Events"),
         events: views.into_iter().map(|v| Shown::new(v, &page)).collect(),
@@ -193,7 +196,7 @@ async fn admin_events_page(page: Page, pool: web::Data<DbPool>) -> Result<HttpRe
 }
 
 /// The event form: times as the board types them, local to the zone chosen.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 struct EventForm {
     #[serde(default)]
     csrf_token: String,
@@ -230,6 +233,24 @@ impl EventForm {
             online_url: event.online_url.clone().unwrap_or_default(),
             capacity: event.capacity.map(|c| c.to_string()).unwrap_or_default(),
         }
+    }
+
+    /// The input over a stored event: a time left as the form showed it
+    /// (in minutes, in the same zone) keeps the stored moment, so saving
+    /// an unchanged form never moves the event (seconds, or the hour that
+    /// repeats when clocks go back).
+    fn input_over(&self, existing: &Event) -> Result<EventInput, AppError> {
+        let shown = Self::of(existing);
+        let mut input = self.input()?;
+        if self.time_zone.trim() == shown.time_zone {
+            if self.starts_at.trim() == shown.starts_at {
+                input.starts_at = None;
+            }
+            if self.ends_at.trim() == shown.ends_at {
+                input.ends_at = None;
+            }
+        }
+        Ok(input)
     }
 
     /// The input, or the capacity's own error when it is not a number.
@@ -377,12 +398,16 @@ async fn update_submit(
     let admin = page.admin()?.id;
     let id = id.into_inner();
     let form = form.into_inner();
-    let input = form.input();
     let mail_context = mail.get_ref().clone();
+    let sent = form.clone();
     let result = db::run(&pool, move |conn| {
-        let existing = store::find(conn, id, true)?;
-        let values = input?.checked(Some(&existing))?;
-        store::update(conn, admin, id, &values, &mail_context)
+        store::update(
+            conn,
+            admin,
+            id,
+            |existing| sent.input_over(existing)?.checked(Some(existing)),
+            &mail_context,
+        )
     })
     .await;
     match FormErrors::from_result(result)? {

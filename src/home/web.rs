@@ -25,7 +25,7 @@ pub async fn home(page: Page, pool: web::Data<DbPool>) -> Result<HttpResponse, A
     let (events, announcements) = match active {
         Some(member) => {
             db::run(&pool, move |conn| {
-                let (events, _) = crate::events::store::list(conn, &member, Some(Utc::now()), None, 1, 3)?;
+                let (events, _) = crate::events::store::list(conn, &member, false, Some(Utc::now()), None, 1, 3)?;
                 let (news, _) = crate::announcements::store::list(conn, false, 1, 3)?;
                 diesel::QueryResult::Ok((events, news))
             })

@@ -520,8 +520,10 @@ async fn calendar_files_have_the_right_times_in_every_zone_and_the_personal_feed
     assert_eq!(status, 200, "calendars fetch it without signing in");
     assert_eq!(parse_ics(&feed).len(), 5);
     // A wrong token finds nothing, and tells nothing.
-    let (status, _) = alumni.text("/calendar/not-a-token.ics", None).await;
-    assert_eq!(status, 404);
+    for wrong in ["/calendar/not-a-token.ics", "/calendar/%00.ics", "/calendar/%27%3B.ics"] {
+        let (status, _) = alumni.text(wrong, None).await;
+        assert_eq!(status, 404, "{wrong}");
+    }
     // Not going any more: gone from the feed.
     let first = alumni.get("/api/v1/events?from=2030-01-01", Some(&member)).await["items"][0]["id"]
         .as_str()
@@ -654,6 +656,54 @@ async fn those_going_are_reminded_once_the_day_before() {
     let received = wait_for_subject(&alumni, "Tomorrow:", 1).await;
     let reminded = by_recipient(&received, "Tomorrow:");
     assert_eq!(reminded.keys().collect::<Vec<_>>(), ["soon@example.org"]);
+
+    // Postponed by a week: those going are reminded again, before the new date.
+    let moved = alumni
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/events/{id}"),
+            Some(&alumni.admin),
+            Some(json!({"starts_at": "2030-12-27T19:00", "ends_at": "2030-12-27T22:00"})),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    assert_eq!(
+        karvan::events::store::queue_reminders(&mut conn, &mail, day_before).unwrap(),
+        0
+    );
+    let new_day_before = starts + chrono::Duration::days(7) - chrono::Duration::hours(20);
+    assert_eq!(
+        karvan::events::store::queue_reminders(&mut conn, &mail, new_day_before).unwrap(),
+        1
+    );
+    let received = wait_for_subject(&alumni, "Tomorrow:", 2).await;
+    assert_eq!(by_recipient(&received, "Tomorrow:")["soon@example.org"].len(), 2);
+}
+
+#[tokio::test]
+async fn a_suspended_member_on_the_waitlist_is_passed_over_for_a_free_seat() {
+    let alumni = Alumni::start().await;
+    let (_, holder) = alumni.member("holder@example.org", "Seat Holder", json!({})).await;
+    let (_, suspended) = alumni
+        .member("suspended@example.org", "Suspended Member", json!({}))
+        .await;
+    let (_, next) = alumni.member("next@example.org", "Next Member", json!({})).await;
+    let id = alumni.event(json!({"capacity": 1})).await;
+    alumni.publish(&id, false).await;
+    assert_eq!(alumni.answered(&holder, &id, "going").await, "going");
+    assert_eq!(alumni.answered(&suspended, &id, "going").await, "waitlisted");
+    assert_eq!(alumni.answered(&next, &id, "going").await, "waitlisted");
+    diesel::sql_query("UPDATE members SET status = 'suspended' WHERE email = 'suspended@example.org'")
+        .execute(&mut alumni.app.conn())
+        .unwrap();
+    assert_eq!(alumni.answered(&holder, &id, "not_going").await, "not_going");
+    let event = alumni.get(&format!("/api/v1/events/{id}"), Some(&next)).await;
+    assert_eq!(event["my_rsvp"], "going");
+    let received = wait_for_subject(&alumni, "A seat is yours", 1).await;
+    assert_eq!(
+        by_recipient(&received, "A seat is yours").keys().collect::<Vec<_>>(),
+        ["next@example.org"]
+    );
 }
 
 #[tokio::test]
@@ -809,6 +859,35 @@ async fn the_board_runs_an_event_and_a_member_answers_it_through_the_pages() {
         .unwrap()
         .starts_with("text/calendar"));
     assert_eq!(parse_ics(&ics.text().await.unwrap())[0]["DTSTART"], "20300501T130000Z");
+
+    // Saving the form as shown moves nothing: an event made through the API
+    // with seconds keeps them, and no one is told of a change.
+    let exact = alumni
+        .event(json!({"starts_at": "2030-06-01T18:00:30", "ends_at": "2030-06-01T21:00", "capacity": 2}))
+        .await;
+    alumni.publish(&exact, false).await;
+    let saved = board
+        .submit(
+            &format!("/admin/events/{exact}"),
+            &format!("/admin/events/{exact}"),
+            &[
+                ("title", "Reunion in Baku"),
+                ("description_md", "Tea and **stories**."),
+                ("starts_at", "2030-06-01T18:00"),
+                ("ends_at", "2030-06-01T21:00"),
+                ("time_zone", "Asia/Karachi"),
+                ("location", "Pearl Continental, Lahore"),
+                ("capacity", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let (_, text) = alumni
+        .text(&format!("/api/v1/events/{exact}/ics"), Some(&alumni.admin))
+        .await;
+    let exact_ics = &parse_ics(&text)[0];
+    assert_eq!(exact_ics["DTSTART"], "20300601T130030Z");
+    assert_eq!(exact_ics["SEQUENCE"], "0", "a new capacity changes no calendar");
 
     // The board sees the answer, and the door's list.
     let edit_page = board.page(&edit).await;
