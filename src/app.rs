@@ -25,7 +25,8 @@ use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::pages::SiteInfo;
 use crate::{
-    announcements, audit, auth, contacts, directory, email, events, health, home, members, pages, programs, roster,
+    announcements, audit, auth, contacts, digest, directory, email, events, health, home, members, pages, programs,
+    roster,
 };
 
 /// Largest JSON body accepted; larger ones answer 413.
@@ -236,6 +237,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(events::web::routes)
         .configure(announcements::api::routes)
         .configure(announcements::web::routes)
+        .configure(digest::api::routes)
         .configure(audit::routes);
 }
 

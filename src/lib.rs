@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod contacts;
 pub mod db;
+pub mod digest;
 pub mod directory;
 pub mod email;
 pub mod error;

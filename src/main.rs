@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         command: MembersCommand,
     },
+    /// The digests.
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
     /// Add realistic demo members (for demos and benchmarks).
     Seed {
         /// How many members.
@@ -64,6 +69,24 @@ enum MembersCommand {
     Export {
         #[arg(long)]
         output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DigestCommand {
+    /// Compose and queue the period's digests (each member's once), then
+    /// send what is queued, as `serve` would.
+    Run {
+        /// A week (2026-W48: weekly digests) or a month (2026-11: monthly
+        /// ones); this week when left out.
+        #[arg(long)]
+        period: Option<String>,
+        /// Count who would get one; queue and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Queue only: leave the sending to `serve`.
+        #[arg(long)]
+        no_send: bool,
     },
 }
 
@@ -112,6 +135,7 @@ fn main() -> ExitCode {
         } => create_admin(&settings, &email, &name),
         Command::Outbox { command } => outbox_command(&settings, command),
         Command::Members { command } => members_command(&settings, command),
+        Command::Digest { command } => digest_command(&settings, command),
         Command::Seed { members, seed, force } => seed_command(&settings, members, seed, force),
     };
     match result {
@@ -427,6 +451,61 @@ fn describe(e: &karvan::error::AppError) -> String {
         line.push_str(&format!(" {field} {}", messages.join("; ")));
     }
     line
+}
+
+fn digest_command(settings: &Settings, command: DigestCommand) -> anyhow::Result<()> {
+    use karvan::digest::run::{self, RunOptions};
+    use karvan::email::unsubscribe::UnsubscribeKey;
+    use karvan::email::MailContext;
+
+    let DigestCommand::Run {
+        period,
+        dry_run,
+        no_send,
+    } = command;
+    // The digests' unsubscribe links are signed with the service's secret.
+    let mut settings = settings.clone();
+    settings.resolve_jwt_secret()?;
+    let secret = settings
+        .jwt_secret
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("KARVAN_JWT_SECRET: no secret was resolved"))?;
+    let mail = MailContext {
+        association_name: settings.association_name.clone(),
+        public_url: settings.public_url_for(settings.bind),
+        time_zone: settings.time_zone,
+        unsubscribe: Some(UnsubscribeKey::from_secret(&secret)),
+    };
+    let period = karvan::digest::api::period_of(period.as_deref(), &mail).map_err(|e| anyhow::anyhow!(describe(&e)))?;
+    let (database, mut conn) = open_migrated(&settings)?;
+    let bar = progress_bar(0, "members");
+    let started = std::time::Instant::now();
+    let options = RunOptions {
+        period,
+        dry_run,
+        trigger: "cli",
+        actor: None,
+    };
+    let done = run::run(&mut conn, &mail, options, chrono::Utc::now(), &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .map_err(|e| anyhow::anyhow!(describe(&e)))?;
+    bar.finish_and_clear();
+    let verb = if dry_run { "would get" } else { "got" };
+    println!(
+        "Digest {period}: {} of {} {} members {verb} one ({:.1} s); the others had nothing new or had theirs already.",
+        done.queued,
+        done.considered,
+        period.frequency(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(conn);
+    if !dry_run && !no_send {
+        drain(&settings, &database)?;
+    }
+    drop(database);
+    Ok(())
 }
 
 fn seed_command(settings: &Settings, members: usize, seed: u64, force: bool) -> anyhow::Result<()> {

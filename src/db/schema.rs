@@ -39,6 +39,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    digest_runs (id) {
+        id -> Int8,
+        period -> Text,
+        trigger -> Text,
+        actor_id -> Nullable<Uuid>,
+        dry_run -> Bool,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        considered -> Int4,
+        queued -> Int4,
+    }
+}
+
+diesel::table! {
     directory_defaults (id) {
         id -> Bool,
         email_visibility -> Text,
@@ -155,6 +169,9 @@ diesel::table! {
         notify_events -> Bool,
         notify_announcements -> Bool,
         calendar_token -> Text,
+        digest_frequency -> Text,
+        digest_topics -> Array<Nullable<Text>>,
+        digest_covered_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -232,6 +249,7 @@ diesel::table! {
 
 diesel::joinable!(announcements -> members (author_id));
 diesel::joinable!(audit_log -> members (actor_id));
+diesel::joinable!(digest_runs -> members (actor_id));
 diesel::joinable!(directory_words -> members (member_id));
 diesel::joinable!(email_tokens -> members (member_id));
 diesel::joinable!(events -> members (created_by));
@@ -245,6 +263,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     announcements,
     audit_log,
     contact_requests,
+    digest_runs,
     directory_defaults,
     directory_words,
     email_outbox,

@@ -16,15 +16,17 @@ use uuid::Uuid;
 pub enum Topic {
     Events,
     Announcements,
+    Digest,
 }
 
 impl Topic {
-    const ALL: [Topic; 2] = [Topic::Events, Topic::Announcements];
+    const ALL: [Topic; 3] = [Topic::Events, Topic::Announcements, Topic::Digest];
 
     fn code(self) -> u8 {
         match self {
             Topic::Events => 1,
             Topic::Announcements => 2,
+            Topic::Digest => 3,
         }
     }
 
@@ -33,6 +35,7 @@ impl Topic {
         match self {
             Topic::Events => "mail about new events",
             Topic::Announcements => "the board's announcements",
+            Topic::Digest => "the digest",
         }
     }
 }

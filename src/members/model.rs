@@ -109,6 +109,9 @@ pub struct MeView {
     /// The address of the member's own calendar feed (on `/api/v1/me`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calendar_url: Option<String>,
+    /// How often a digest comes, and what it tells (on `/api/v1/me`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<crate::members::settings::DigestSettings>,
     pub created_at: DateTime<Utc>,
     pub approved_at: Option<DateTime<Utc>>,
 }
@@ -122,6 +125,7 @@ impl MeView {
     ) -> Self {
         self.notifications = Some(settings.notifications());
         self.calendar_url = Some(settings.calendar_url(mail));
+        self.digest = Some(settings.digest());
         self
     }
 
@@ -144,6 +148,7 @@ impl MeView {
             listed_in_directory: m.listed_in_directory,
             notifications: None,
             calendar_url: None,
+            digest: None,
             created_at: m.created_at,
             approved_at: m.approved_at,
         }

@@ -12,7 +12,7 @@ use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::members::model::Member;
 use crate::members::privacy::VisibilityPatch;
-use crate::members::settings::{self, NotificationsPatch, SettingsChanges};
+use crate::members::settings::{self, DigestPatch, NotificationsPatch, SettingsChanges};
 
 /// The body of `PATCH /api/v1/me`: only the fields sent change; `null`
 /// clears an optional one.
@@ -43,6 +43,8 @@ pub struct ProfilePatch {
     pub visibility: Option<VisibilityPatch>,
     #[serde(default)]
     pub notifications: Option<NotificationsPatch>,
+    #[serde(default)]
+    pub digest: Option<DigestPatch>,
 }
 
 #[derive(Debug, Default, AsChangeset)]

@@ -5,9 +5,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::api::Checks;
 use crate::db::schema::{member_settings, members};
 use crate::email::unsubscribe::Topic;
 use crate::email::MailContext;
+use crate::error::AppError;
 use crate::members::model::{Member, ACTIVE};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -17,9 +19,23 @@ pub struct MemberSettings {
     pub notify_events: bool,
     pub notify_announcements: bool,
     pub calendar_token: String,
+    pub digest_frequency: String,
+    pub digest_topics: Vec<Option<String>>,
+    pub digest_covered_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl MemberSettings {
+    pub fn digest(&self) -> DigestSettings {
+        DigestSettings {
+            frequency: self.digest_frequency.clone(),
+            topics: self.digest_topics.iter().flatten().cloned().collect(),
+        }
+    }
+
+    pub fn takes_digest_topic(&self, topic: &str) -> bool {
+        self.digest_topics.iter().flatten().any(|t| t == topic)
+    }
+
     pub fn notifications(&self) -> Notifications {
         Notifications {
             events: self.notify_events,
@@ -42,6 +58,24 @@ pub struct Notifications {
     pub announcements: bool,
 }
 
+/// How often a digest comes, and what it tells (`digest` on `/api/v1/me`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestSettings {
+    pub frequency: String,
+    pub topics: Vec<String>,
+}
+
+pub const DIGEST_FREQUENCIES: [&str; 3] = ["weekly", "monthly", "off"];
+pub const DIGEST_TOPICS: [&str; 3] = ["events", "announcements", "new_members"];
+
+/// `digest` in `PATCH /api/v1/me`: what is sent changes.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestPatch {
+    pub frequency: Option<String>,
+    pub topics: Option<Vec<String>>,
+}
+
 /// `notifications` in `PATCH /api/v1/me`: what is sent changes.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,19 +89,53 @@ pub struct NotificationsPatch {
 pub struct SettingsChanges {
     pub notify_events: Option<bool>,
     pub notify_announcements: Option<bool>,
+    pub digest_frequency: Option<String>,
+    pub digest_topics: Option<Vec<String>>,
 }
 
 impl SettingsChanges {
-    pub fn from_patch(patch: Option<&NotificationsPatch>) -> Self {
-        let patch = patch.cloned().unwrap_or_default();
-        Self {
-            notify_events: patch.events,
-            notify_announcements: patch.announcements,
+    /// The changes sent, checked: a 422 names a frequency or topic that
+    /// does not exist.
+    pub fn checked(notifications: Option<&NotificationsPatch>, digest: Option<&DigestPatch>) -> Result<Self, AppError> {
+        let notifications = notifications.cloned().unwrap_or_default();
+        let digest = digest.cloned().unwrap_or_default();
+        let mut checks = Checks::default();
+        if let Some(frequency) = &digest.frequency {
+            if !DIGEST_FREQUENCIES.contains(&frequency.as_str()) {
+                checks.fail("digest.frequency", "must be \"weekly\", \"monthly\" or \"off\"");
+            }
         }
+        let topics = digest.topics.map(|topics| {
+            if let Some(unknown) = topics.iter().find(|t| !DIGEST_TOPICS.contains(&t.as_str())) {
+                checks.fail(
+                    "digest.topics",
+                    format!(
+                        "'{}' is not a topic: they are events, announcements and new_members",
+                        crate::api::shorten(unknown, 40)
+                    ),
+                );
+            }
+            // In the catalogue's order, each once.
+            DIGEST_TOPICS
+                .iter()
+                .filter(|t| topics.iter().any(|s| s == *t))
+                .map(|t| t.to_string())
+                .collect()
+        });
+        checks.finish()?;
+        Ok(Self {
+            notify_events: notifications.events,
+            notify_announcements: notifications.announcements,
+            digest_frequency: digest.frequency,
+            digest_topics: topics,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.notify_events.is_none() && self.notify_announcements.is_none()
+        self.notify_events.is_none()
+            && self.notify_announcements.is_none()
+            && self.digest_frequency.is_none()
+            && self.digest_topics.is_none()
     }
 }
 
@@ -110,9 +178,14 @@ pub fn member_for_calendar(conn: &mut PgConnection, token: &str) -> QueryResult<
         .optional()
 }
 
-/// Takes `topic`'s mail (`on`) or stops it, from an unsubscribe link.
+/// Takes `topic`'s mail (`on`) or stops it, from an unsubscribe link; the
+/// digest comes back weekly.
 pub fn set_topic(conn: &mut PgConnection, member: Uuid, topic: Topic, on: bool) -> QueryResult<()> {
     let changes = match topic {
+        Topic::Digest => SettingsChanges {
+            digest_frequency: Some(if on { "weekly" } else { "off" }.to_string()),
+            ..SettingsChanges::default()
+        },
         Topic::Events => SettingsChanges {
             notify_events: Some(on),
             ..SettingsChanges::default()

@@ -21,7 +21,7 @@ use crate::members::privacy::{audience_label, load_defaults, VisibilityPatch, Vi
 /// The privacy form's choice of following the association's default.
 const DEFAULT: &str = "default";
 use crate::members::profile::{self, ProfilePatch};
-use crate::members::settings::{self, MemberSettings, SettingsChanges};
+use crate::members::settings::{self, DigestPatch, MemberSettings, NotificationsPatch, SettingsChanges};
 use crate::members::your_data;
 use crate::pages::{local_time, redirect, render, render_with_status, FormErrors, Layout};
 
@@ -275,6 +275,7 @@ async fn profile_submit(
             exchanges: choice(&form.visibility_exchanges),
         }),
         notifications: None,
+        digest: None,
     };
     let result = match patch.checked() {
         Ok(changes) => profile::update(&pool, member_id, changes, Default::default())
@@ -404,6 +405,11 @@ struct NotificationsForm {
     csrf_token: String,
     notify_events: Option<String>,
     notify_announcements: Option<String>,
+    #[serde(default)]
+    digest_frequency: String,
+    digest_events: Option<String>,
+    digest_announcements: Option<String>,
+    digest_new_members: Option<String>,
 }
 
 /// The checkboxes of mail the member takes: an unticked box is sent as nothing.
@@ -415,10 +421,25 @@ async fn notifications_submit(
 ) -> Result<HttpResponse, AppError> {
     csrf::check(&req, &form.csrf_token)?;
     let member_id = page.member()?.id;
-    let changes = SettingsChanges {
-        notify_events: Some(form.notify_events.is_some()),
-        notify_announcements: Some(form.notify_announcements.is_some()),
-    };
+    let topics: Vec<String> = [
+        ("events", &form.digest_events),
+        ("announcements", &form.digest_announcements),
+        ("new_members", &form.digest_new_members),
+    ]
+    .into_iter()
+    .filter(|(_, ticked)| ticked.is_some())
+    .map(|(topic, _)| topic.to_string())
+    .collect();
+    let changes = SettingsChanges::checked(
+        Some(&NotificationsPatch {
+            events: Some(form.notify_events.is_some()),
+            announcements: Some(form.notify_announcements.is_some()),
+        }),
+        Some(&DigestPatch {
+            frequency: Some(form.digest_frequency.clone()),
+            topics: Some(topics),
+        }),
+    )?;
     db::run(&pool, move |conn| settings::apply(conn, member_id, &changes)).await?;
     Ok(redirect("/me?saved=notifications"))
 }

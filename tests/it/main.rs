@@ -7,6 +7,7 @@ mod admin;
 mod announcements;
 mod cli;
 mod database;
+mod digest;
 mod directory;
 mod email;
 mod events;

@@ -1,0 +1,89 @@
+//! `GET /api/v1/admin/digests` (the runs) and `POST /api/v1/admin/digests/run`
+//! (a run now: answers 202 at once; the run goes on in the background and
+//! its row shows when it is finished).
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::api::Checks;
+use crate::audit;
+use crate::auth::extract::AdminMember;
+use crate::db::{self, DbPool};
+use crate::digest::period::Period;
+use crate::digest::run::{self, RunOptions};
+use crate::email::MailContext;
+use crate::error::AppError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/admin/digests").get(runs_api))
+        .service(web::resource("/api/v1/admin/digests/run").post(run_api));
+}
+
+async fn runs_api(AdminMember(_admin): AdminMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+    let items = db::run(&pool, |conn| run::recent_runs(conn, 50)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    pub period: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// The period asked for, or this week in the association's zone.
+pub fn period_of(asked: Option<&str>, mail: &MailContext) -> Result<Period, AppError> {
+    match asked.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(Period::current(Utc::now(), mail.time_zone).0),
+        Some(text) => text.parse().map_err(|message: String| {
+            let mut checks = Checks::default();
+            checks.fail("period", message);
+            checks.finish().err().unwrap_or_else(AppError::not_found)
+        }),
+    }
+}
+
+async fn run_api(
+    AdminMember(admin): AdminMember,
+    body: Option<web::Json<RunRequest>>,
+    pool: web::Data<DbPool>,
+    mail: web::Data<MailContext>,
+) -> Result<HttpResponse, AppError> {
+    let request = body.map(|b| b.into_inner()).unwrap_or_default();
+    let period = period_of(request.period.as_deref(), &mail)?;
+    let options = RunOptions {
+        period,
+        dry_run: request.dry_run,
+        trigger: "admin",
+        actor: Some(admin.id),
+    };
+    db::run(&pool, move |conn| {
+        audit::record(
+            conn,
+            Some(admin.id),
+            "digest.run",
+            ("digest", &period.to_string()),
+            serde_json::json!({"dry_run": options.dry_run}),
+        )
+    })
+    .await?;
+    let pool = pool.get_ref().clone();
+    let mail = mail.get_ref().clone();
+    tokio::spawn(async move {
+        let result = db::run(&pool, move |conn| {
+            run::run(conn, &mail, options, Utc::now(), &mut |_, _| {})
+        })
+        .await;
+        match result {
+            Ok(done) => tracing::info!(period = %done.period, queued = done.queued, "digest run finished"),
+            Err(e) => tracing::error!(error = %e, "digest run failed"),
+        }
+    });
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "period": period.to_string(),
+        "dry_run": options.dry_run,
+        "status": "started",
+    })))
+}

@@ -1,0 +1,332 @@
+//! A digest run: for every active member whose rhythm is the period's,
+//! what is new since their last digest (or their approval), composed and
+//! queued as one outbox row keyed `digest:<period>:<member>`.
+//!
+//! Members are taken in batches, each in its own transaction: a run killed
+//! halfway keeps the batches it finished, and the next run does the rest.
+//! Correctness never rests on a lock: a rerun, or two runs at once, find
+//! the key taken and queue nothing twice; only the run whose row went in
+//! moves the member's `digest_covered_until`.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::announcements::model::Announcement;
+use crate::db::schema::{announcements, digest_runs, events, exchange_records, member_settings, members, rsvps};
+use crate::digest::emails::{Digest, EventLine, NewsLine, PersonLine};
+use crate::digest::period::Period;
+use crate::email::unsubscribe::Topic;
+use crate::email::{outbox, Email, MailContext};
+use crate::error::AppError;
+use crate::events::emails::when_in;
+use crate::events::model::{Event, PUBLISHED};
+use crate::members::model::{Member, ACTIVE};
+use crate::members::settings::MemberSettings;
+
+/// Members composed per transaction.
+const BATCH: i64 = 500;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub period: Period,
+    pub dry_run: bool,
+    /// `schedule`, `admin` or `cli`.
+    pub trigger: &'static str,
+    pub actor: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, Queryable, Selectable)]
+#[diesel(table_name = digest_runs, check_for_backend(diesel::pg::Pg))]
+pub struct DigestRun {
+    pub id: i64,
+    pub period: String,
+    pub trigger: String,
+    pub actor_id: Option<Uuid>,
+    pub dry_run: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub considered: i32,
+    pub queued: i32,
+}
+
+/// The most recent runs, newest first.
+pub fn recent_runs(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<DigestRun>> {
+    digest_runs::table
+        .select(DigestRun::as_select())
+        .order(digest_runs::id.desc())
+        .limit(limit)
+        .load(conn)
+}
+
+/// Runs the period's digests; `progress(done, total)` after each batch.
+pub fn run(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    options: RunOptions,
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<DigestRun, AppError> {
+    let run_id: i64 = diesel::insert_into(digest_runs::table)
+        .values((
+            digest_runs::period.eq(options.period.to_string()),
+            digest_runs::trigger.eq(options.trigger),
+            digest_runs::actor_id.eq(options.actor),
+            digest_runs::dry_run.eq(options.dry_run),
+        ))
+        .returning(digest_runs::id)
+        .get_result(conn)?;
+    let total: i64 = members::table
+        .inner_join(member_settings::table)
+        .filter(members::status.eq(ACTIVE))
+        .filter(member_settings::digest_frequency.eq(options.period.frequency()))
+        .count()
+        .get_result(conn)?;
+    let (mut considered, mut queued) = (0usize, 0usize);
+    let mut after = Uuid::nil();
+    loop {
+        let (batch_considered, batch_queued, last) =
+            conn.transaction(|conn| run_batch(conn, mail, options, now, after))?;
+        considered += batch_considered;
+        queued += batch_queued;
+        progress(considered, total as usize);
+        match last {
+            Some(last) => after = last,
+            None => break,
+        }
+    }
+    Ok(diesel::update(digest_runs::table.find(run_id))
+        .set((
+            digest_runs::finished_at.eq(diesel::dsl::now),
+            digest_runs::considered.eq(considered as i32),
+            digest_runs::queued.eq(queued as i32),
+        ))
+        .returning(DigestRun::as_returning())
+        .get_result(conn)?)
+}
+
+/// One batch of members after `after` (by id): how many were considered,
+/// how many got a digest, and the last id (`None` when there were none).
+fn run_batch(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    options: RunOptions,
+    now: DateTime<Utc>,
+    after: Uuid,
+) -> Result<(usize, usize, Option<Uuid>), AppError> {
+    let batch: Vec<(Member, MemberSettings)> = members::table
+        .inner_join(member_settings::table)
+        .filter(members::status.eq(ACTIVE))
+        .filter(member_settings::digest_frequency.eq(options.period.frequency()))
+        .filter(members::id.gt(after))
+        .order(members::id.asc())
+        .limit(BATCH)
+        .select((Member::as_select(), MemberSettings::as_select()))
+        .load(conn)?;
+    let Some(last) = batch.last().map(|(m, _)| m.id) else {
+        return Ok((0, 0, None));
+    };
+    let content = Content::load(conn, &batch, now)?;
+    let mut queued = 0;
+    for (member, settings) in &batch {
+        let Some(digest) = content.digest_for(member, settings, mail, options.period) else {
+            continue;
+        };
+        if options.dry_run {
+            queued += 1;
+            continue;
+        }
+        let unsubscribe = mail.unsubscribe_link(member.id, Topic::Digest);
+        let mut email = Email::render(
+            &Digest {
+                unsubscribe: unsubscribe.clone(),
+                ..digest
+            },
+            mail,
+            member.mailbox(),
+            format!("digest:{}:{}", options.period, member.id),
+        )?;
+        if let Some(link) = &unsubscribe {
+            email = email.with_list_unsubscribe(link, None);
+        }
+        // Taken already (a rerun, a second run): nothing more to do.
+        if outbox::queue(conn, &email)?.is_some() {
+            diesel::update(member_settings::table.find(member.id))
+                .set(member_settings::digest_covered_until.eq(Some(now)))
+                .execute(conn)?;
+            queued += 1;
+        }
+    }
+    Ok((batch.len(), queued, Some(last)))
+}
+
+/// What may be new for a batch of members, loaded once for all of them.
+struct Content {
+    events: Vec<Event>,
+    news: Vec<Announcement>,
+    /// Newly approved, listed members: (member, their programmes).
+    joined: Vec<(Member, Vec<Uuid>)>,
+    /// The events each member of the batch has answered.
+    answered: HashSet<(Uuid, Uuid)>,
+    /// The programmes of each member of the batch.
+    programs: HashMap<Uuid, Vec<Uuid>>,
+}
+
+/// Where a member's window starts: their last digest, or their approval.
+fn since(member: &Member, settings: &MemberSettings) -> DateTime<Utc> {
+    settings
+        .digest_covered_until
+        .or(member.approved_at)
+        .unwrap_or(member.created_at)
+}
+
+impl Content {
+    fn load(conn: &mut PgConnection, batch: &[(Member, MemberSettings)], now: DateTime<Utc>) -> QueryResult<Self> {
+        let earliest = batch.iter().map(|(m, s)| since(m, s)).min().unwrap_or(now);
+        let ids: Vec<Uuid> = batch.iter().map(|(m, _)| m.id).collect();
+        let events: Vec<Event> = events::table
+            .filter(events::status.eq(PUBLISHED))
+            .filter(events::starts_at.gt(now))
+            .filter(events::published_at.gt(earliest))
+            .order(events::starts_at.asc())
+            .select(Event::as_select())
+            .load(conn)?;
+        let event_ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let answered: HashSet<(Uuid, Uuid)> = rsvps::table
+            .filter(rsvps::event_id.eq_any(&event_ids))
+            .filter(rsvps::member_id.eq_any(&ids))
+            .select((rsvps::member_id, rsvps::event_id))
+            .load::<(Uuid, Uuid)>(conn)?
+            .into_iter()
+            .collect();
+        let news: Vec<Announcement> = announcements::table
+            .filter(announcements::published_at.gt(earliest))
+            .filter(announcements::published_at.le(now))
+            .order(announcements::published_at.desc())
+            .select(Announcement::as_select())
+            .load(conn)?;
+        // Only members listed in the directory are named to others.
+        let joined: Vec<Member> = members::table
+            .filter(members::status.eq(ACTIVE))
+            .filter(members::listed_in_directory.eq(true))
+            .filter(members::approved_at.gt(earliest))
+            .filter(members::approved_at.le(now))
+            .order(members::approved_at.desc())
+            .limit(500)
+            .select(Member::as_select())
+            .load(conn)?;
+        let mut wanted: Vec<Uuid> = joined.iter().map(|m| m.id).collect();
+        wanted.extend(&ids);
+        let mut programs: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (member, program) in exchange_records::table
+            .filter(exchange_records::member_id.eq_any(&wanted))
+            .select((exchange_records::member_id, exchange_records::program_id))
+            .load::<(Uuid, Uuid)>(conn)?
+        {
+            programs.entry(member).or_default().push(program);
+        }
+        let joined = joined
+            .into_iter()
+            .map(|m| {
+                let theirs = programs.get(&m.id).cloned().unwrap_or_default();
+                (m, theirs)
+            })
+            .collect();
+        Ok(Self {
+            events,
+            news,
+            joined,
+            answered,
+            programs,
+        })
+    }
+
+    /// The member's digest, or `None` when nothing is new for them.
+    fn digest_for(
+        &self,
+        member: &Member,
+        settings: &MemberSettings,
+        mail: &MailContext,
+        period: Period,
+    ) -> Option<Digest> {
+        let since = since(member, settings);
+        let zone: Tz = member
+            .time_zone
+            .as_deref()
+            .and_then(|z| z.parse().ok())
+            .unwrap_or(mail.time_zone);
+        let events: Vec<EventLine> = if settings.takes_digest_topic("events") {
+            self.events
+                .iter()
+                .filter(|e| e.published_at.is_some_and(|at| at > since))
+                .filter(|e| !self.answered.contains(&(member.id, e.id)))
+                .map(|e| EventLine {
+                    title: e.title.clone(),
+                    when: when_in(e.starts_at, e.ends_at, zone),
+                    place: e.place(),
+                    link: mail.link(&format!("/events/{}", e.id)),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let news: Vec<NewsLine> = if settings.takes_digest_topic("announcements") {
+            self.news
+                .iter()
+                .filter(|a| a.published_at > since)
+                .map(|a| NewsLine {
+                    title: a.title.clone(),
+                    text: crate::api::shorten(&a.body_md, 300),
+                    link: mail.link(&format!("/announcements/{}", a.id)),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut people: Vec<PersonLine> = if settings.takes_digest_topic("new_members") {
+            let mine = self.programs.get(&member.id).cloned().unwrap_or_default();
+            let university = member.university.as_deref().map(str::to_lowercase);
+            self.joined
+                .iter()
+                .filter(|(m, _)| m.id != member.id && m.approved_at.is_some_and(|at| at > since))
+                .map(|(m, theirs)| {
+                    let same_university =
+                        university.is_some() && m.university.as_deref().map(str::to_lowercase) == university;
+                    let same_program = theirs.iter().any(|p| mine.contains(p));
+                    PersonLine {
+                        name: m.full_name.clone(),
+                        about: [
+                            m.university.clone(),
+                            m.country.clone(),
+                            m.graduation_year.map(|y| y.to_string()),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                        link: mail.link(&format!("/members/{}", m.id)),
+                        yours: same_university || same_program,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if events.is_empty() && news.is_empty() && people.is_empty() {
+            return None;
+        }
+        // The member's own cohort first.
+        people.sort_by_key(|p| !p.yours);
+        Some(Digest {
+            name: member.full_name.clone(),
+            period: period.label(),
+            events,
+            news,
+            people,
+            unsubscribe: None,
+        })
+    }
+}

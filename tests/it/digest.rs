@@ -1,0 +1,370 @@
+//! Digests: exactly one per member per period whatever runs twice, only
+//! for those who take it and have something new, with what is new since
+//! their last one, and the unsubscribe link of RFC 8058.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::directory::Alumni;
+use crate::mail_server::Received;
+
+fn digests(received: &[Received]) -> Vec<&Received> {
+    received
+        .iter()
+        .filter(|m| m.header("Subject").is_some_and(|s| s.starts_with("What's new at")))
+        .collect()
+}
+
+fn recipients(messages: &[&Received]) -> Vec<String> {
+    let mut to: Vec<String> = messages.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    to
+}
+
+fn mail_context(alumni: &Alumni) -> karvan::email::MailContext {
+    karvan::email::MailContext {
+        association_name: "Pakistan–Azerbaijan Exchange Alumni".into(),
+        public_url: url::Url::parse(&alumni.app.address).unwrap(),
+        time_zone: chrono_tz::UTC,
+        unsubscribe: Some(karvan::email::unsubscribe::UnsubscribeKey::from_secret(
+            &secrecy::SecretString::from(crate::helpers::TEST_JWT_SECRET.to_string()),
+        )),
+    }
+}
+
+fn run(alumni: &Alumni, period: &str, at: chrono::DateTime<Utc>) -> karvan::digest::run::DigestRun {
+    let options = karvan::digest::run::RunOptions {
+        period: period.parse().unwrap(),
+        dry_run: false,
+        trigger: "cli",
+        actor: None,
+    };
+    karvan::digest::run::run(
+        &mut alumni.app.conn(),
+        &mail_context(alumni),
+        options,
+        at,
+        &mut |_, _| {},
+    )
+    .unwrap()
+}
+
+/// Digest rows in the outbox, by recipient.
+fn queued(alumni: &Alumni) -> Vec<String> {
+    use karvan::db::schema::email_outbox;
+    let mut keys: Vec<String> = email_outbox::table
+        .filter(email_outbox::kind.eq("digest"))
+        .select(email_outbox::to_address)
+        .load(&mut alumni.app.conn())
+        .unwrap();
+    keys.sort();
+    keys
+}
+
+/// Every member approved a week ago, so what comes after is new to them.
+fn approved_last_week(alumni: &Alumni) {
+    diesel::sql_query("UPDATE members SET approved_at = now() - interval '7 days'")
+        .execute(&mut alumni.app.conn())
+        .unwrap();
+}
+
+#[tokio::test]
+async fn each_member_who_takes_it_gets_one_digest_per_period_whatever_runs_twice() {
+    let alumni = Alumni::start().await;
+    let (_, _weekly) = alumni.member("weekly@example.org", "Weekly Reader", json!({})).await;
+    let (_, _monthly) = alumni
+        .member(
+            "monthly@example.org",
+            "Monthly Reader",
+            json!({"digest": {"frequency": "monthly"}}),
+        )
+        .await;
+    let (_, off) = alumni
+        .member("off@example.org", "No Digest", json!({"digest": {"frequency": "off"}}))
+        .await;
+    assert_eq!(
+        alumni.get("/api/v1/me", Some(&off)).await["digest"],
+        json!({"frequency": "off", "topics": ["events", "announcements", "new_members"]})
+    );
+    let (_, _) = alumni.member("gone@example.org", "Suspended Reader", json!({})).await;
+    approved_last_week(&alumni);
+    diesel::sql_query("UPDATE members SET status = 'suspended' WHERE email = 'gone@example.org'")
+        .execute(&mut alumni.app.conn())
+        .unwrap();
+    // Bad choices answer 422 with the field named.
+    let bad = alumni
+        .call(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&off),
+            Some(json!({"digest": {"frequency": "daily", "topics": ["gossip"]}})),
+        )
+        .await;
+    let problem = crate::helpers::problem(bad, 422).await;
+    assert!(problem["errors"]["digest.frequency"].is_array() && problem["errors"]["digest.topics"].is_array());
+
+    // Nothing new yet: no digest for anyone.
+    assert_eq!(run(&alumni, "2026-W48", Utc::now()).queued, 0);
+    let news = alumni
+        .post(
+            "/api/v1/announcements",
+            &alumni.admin,
+            json!({"title": "Scholarships", "body_md": "Apply now."}),
+        )
+        .await;
+    assert_eq!(news.status(), 201);
+
+    // The weekly run: the weekly readers (the board too), once.
+    let first = run(&alumni, "2026-W48", Utc::now());
+    assert_eq!((first.considered, first.queued), (2, 2));
+    assert_eq!(queued(&alumni).len(), 2);
+    // Rerun: nothing more.
+    let again = run(&alumni, "2026-W48", Utc::now());
+    assert_eq!(again.queued, 0);
+    // Something new, and two runs of the next week at once: one digest each.
+    alumni
+        .post(
+            "/api/v1/announcements",
+            &alumni.admin,
+            json!({"title": "Gala tickets", "body_md": "On sale."}),
+        )
+        .await;
+    let concurrent = || {
+        let db_url = alumni.app.db_url.clone();
+        let mail = mail_context(&alumni);
+        tokio::task::spawn_blocking(move || run_on(&db_url, &mail, "2026-W49"))
+    };
+    let (a, b) = tokio::join!(concurrent(), concurrent());
+    assert_eq!(a.unwrap() + b.unwrap(), 2, "one digest per member, not one per run");
+    assert_eq!(queued(&alumni).len(), 4);
+    // The monthly run: the monthly reader.
+    assert_eq!(run(&alumni, "2026-11", Utc::now()).queued, 1);
+
+    let received = {
+        let mut received = alumni.smtp.wait_for(5).await;
+        for _ in 0..10 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            received = alumni.smtp.received();
+        }
+        received
+    };
+    let sent = digests(&received);
+    let of = |period: &str| -> Vec<String> {
+        recipients(
+            &sent
+                .iter()
+                .copied()
+                .filter(|m| m.text().contains(period))
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        of("week 48 of 2026"),
+        ["board@alumni.test", "weekly@example.org"],
+        "once each; not the member who chose none or monthly, nor the suspended one"
+    );
+    assert_eq!(of("week 49 of 2026"), ["board@alumni.test", "weekly@example.org"]);
+    assert_eq!(of("November 2026"), ["monthly@example.org"]);
+    let weekly = sent
+        .iter()
+        .find(|m| m.to == ["weekly@example.org"] && m.text().contains("week 48"))
+        .unwrap();
+    let text = weekly.text();
+    assert!(
+        text.contains("Scholarships") && text.contains("week 48 of 2026"),
+        "{text}"
+    );
+    let unsubscribe = weekly.header("List-Unsubscribe").unwrap();
+    assert_eq!(
+        weekly.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+
+    // The digest's link stops the digest: frequency off, with no cookie.
+    let url = unsubscribe.trim_start_matches('<').trim_end_matches('>');
+    let path = &url[url.find("/unsubscribe").unwrap()..];
+    let clicked = reqwest::Client::new()
+        .post(format!("{}{path}", alumni.app.address))
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clicked.status(), 200);
+    let frequency: String = {
+        use karvan::db::schema::{member_settings, members};
+        members::table
+            .inner_join(member_settings::table)
+            .filter(members::email.eq("weekly@example.org"))
+            .select(member_settings::digest_frequency)
+            .first(&mut alumni.app.conn())
+            .unwrap()
+    };
+    assert_eq!(frequency, "off");
+
+    // The runs are recorded, and the board sees them.
+    let runs = alumni.get("/api/v1/admin/digests", Some(&alumni.admin)).await;
+    assert_eq!(runs["items"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        runs["items"][1]["queued"].as_i64().unwrap() + runs["items"][2]["queued"].as_i64().unwrap(),
+        2
+    );
+    assert_eq!(runs["items"][0]["period"], "2026-11");
+}
+
+fn run_on(db_url: &str, mail: &karvan::email::MailContext, period: &str) -> i32 {
+    let mut conn = diesel::PgConnection::establish(db_url).unwrap();
+    let options = karvan::digest::run::RunOptions {
+        period: period.parse().unwrap(),
+        dry_run: false,
+        trigger: "cli",
+        actor: None,
+    };
+    karvan::digest::run::run(&mut conn, mail, options, Utc::now(), &mut |_, _| {})
+        .unwrap()
+        .queued
+}
+
+#[tokio::test]
+async fn a_digest_tells_exactly_what_is_new_since_the_last_one_with_the_members_cohort_first() {
+    let alumni = Alumni::start().await;
+    let program = alumni.program("Karvan Semester Exchange").await;
+    let (_, reader) = alumni
+        .member(
+            "reader@example.org",
+            "Reader Member",
+            json!({"university": "ADA University", "time_zone": "Asia/Baku"}),
+        )
+        .await;
+    alumni.record(&reader, &program, "LUMS", "2019-09-01").await;
+    approved_last_week(&alumni);
+
+    // Since her approval: an event (unanswered), one she answered, an
+    // announcement, and two who joined, one of her programme.
+    let event = |title: &str| {
+        json!({"title": title, "description_md": "", "starts_at": "2030-12-20T19:00",
+                                     "ends_at": "2030-12-20T22:00", "time_zone": "Asia/Karachi"})
+    };
+    let open = alumni
+        .post("/api/v1/events", &alumni.admin, event("Winter reunion"))
+        .await;
+    let open: Value = open.json().await.unwrap();
+    alumni
+        .post(
+            &format!("/api/v1/events/{}/publish", open["id"].as_str().unwrap()),
+            &alumni.admin,
+            json!({}),
+        )
+        .await;
+    let answered = alumni
+        .post("/api/v1/events", &alumni.admin, event("Career evening"))
+        .await;
+    let answered: Value = answered.json().await.unwrap();
+    let answered_id = answered["id"].as_str().unwrap();
+    alumni
+        .post(
+            &format!("/api/v1/events/{answered_id}/publish"),
+            &alumni.admin,
+            json!({}),
+        )
+        .await;
+    alumni
+        .call(
+            Method::PUT,
+            &format!("/api/v1/events/{answered_id}/rsvp"),
+            Some(&reader),
+            Some(json!({"status": "going"})),
+        )
+        .await;
+    alumni
+        .post(
+            "/api/v1/announcements",
+            &alumni.admin,
+            json!({"title": "Scholarships", "body_md": "Apply now."}),
+        )
+        .await;
+    let (_, stranger) = alumni
+        .member("stranger@example.org", "Aaron Stranger", json!({"university": "NUST"}))
+        .await;
+    let _ = stranger;
+    let (_, classmate) = alumni
+        .member(
+            "classmate@example.org",
+            "Zara Classmate",
+            json!({"university": "Baku State University"}),
+        )
+        .await;
+    alumni.record(&classmate, &program, "LUMS", "2019-09-01").await;
+    let (_, hidden) = alumni
+        .member(
+            "hidden@example.org",
+            "Hidden Member",
+            json!({"listed_in_directory": false}),
+        )
+        .await;
+    let _ = hidden;
+
+    // Only the reader's digest matters here.
+    diesel::sql_query("UPDATE member_settings SET digest_frequency = 'off' WHERE member_id <> (SELECT id FROM members WHERE email = 'reader@example.org')")
+        .execute(&mut alumni.app.conn())
+        .unwrap();
+    assert_eq!(run(&alumni, "2026-W48", Utc::now()).queued, 1);
+    let received = alumni.smtp.wait_for(1).await;
+    let digest = digests(&received)[0].text();
+    assert!(
+        digest.contains("Winter reunion") && digest.contains("20 Dec 2030, 18:00 – 21:00 (+04)"),
+        "{digest}"
+    );
+    assert!(
+        !digest.contains("Career evening"),
+        "an answered event is not news: {digest}"
+    );
+    assert!(digest.contains("Scholarships"), "{digest}");
+    let classmate_at = digest
+        .find("Zara Classmate (your university or programme)")
+        .expect(&digest);
+    let stranger_at = digest.find("Aaron Stranger").expect(&digest);
+    assert!(classmate_at < stranger_at, "her own cohort first: {digest}");
+    assert!(
+        !digest.contains("Hidden Member"),
+        "unlisted members are not named: {digest}"
+    );
+
+    // The next digest holds only what came after this one.
+    alumni
+        .post(
+            "/api/v1/announcements",
+            &alumni.admin,
+            json!({"title": "Gala tickets", "body_md": "On sale."}),
+        )
+        .await;
+    assert_eq!(run(&alumni, "2026-W49", Utc::now()).queued, 1);
+    let received = alumni.smtp.wait_for(2).await;
+    let second = digests(&received)
+        .into_iter()
+        .find(|m| m.text().contains("week 49"))
+        .unwrap()
+        .text();
+    assert!(second.contains("Gala tickets"), "{second}");
+    for old in ["Scholarships", "Winter reunion", "Zara Classmate"] {
+        assert!(!second.contains(old), "{old} was in the last digest: {second}");
+    }
+    // Topics she turned off are left out; with nothing else new, no digest.
+    alumni
+        .call(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&reader),
+            Some(json!({"digest": {"topics": ["events"]}})),
+        )
+        .await;
+    alumni
+        .post(
+            "/api/v1/announcements",
+            &alumni.admin,
+            json!({"title": "More news", "body_md": "Text."}),
+        )
+        .await;
+    assert_eq!(run(&alumni, "2026-W50", Utc::now()).queued, 0);
+}
