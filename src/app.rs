@@ -102,7 +102,12 @@ impl Application {
             metrics.mail.clone(),
         )?;
         let (stop_sender, stopped) = watch::channel(false);
-        let ticker_task = tokio::spawn(crate::ticker::run(pool.clone(), mail_context.clone(), stopped.clone()));
+        let ticker_task = tokio::spawn(crate::ticker::run(
+            pool.clone(),
+            mail_context.clone(),
+            settings.digest_schedule.schedule.clone(),
+            stopped.clone(),
+        ));
         let sender_task = tokio::spawn(sender.run(stopped));
 
         let mut server = HttpServer::new(move || {

@@ -95,11 +95,12 @@ pub struct MailSettings {
     pub dkim: Option<crate::email::dkim::DkimSettings>,
 }
 
-/// The digest cron expression, kept with the text it came from.
+/// The digest cron expression, kept with the text it came from; `off`
+/// (no schedule: digests only when an admin or `karvan digest run` asks).
 #[derive(Clone)]
 pub struct DigestSchedule {
     pub expression: String,
-    pub schedule: cron::Schedule,
+    pub schedule: Option<cron::Schedule>,
 }
 
 impl std::fmt::Debug for DigestSchedule {
@@ -199,15 +200,19 @@ impl Settings {
         })?;
 
         let schedule_text = get("KARVAN_DIGEST_SCHEDULE").unwrap_or_else(|| DEFAULT_DIGEST_SCHEDULE.into());
-        let schedule = cron::Schedule::from_str(schedule_text.trim()).map_err(|e| {
+        let schedule = if schedule_text.trim().eq_ignore_ascii_case("off") {
+            None
+        } else {
+            Some(cron::Schedule::from_str(schedule_text.trim()).map_err(|e| {
             // The parser's message points at the fault on a line of its own; keep its last line.
             let e = e.to_string();
             let e = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().to_string();
             ConfigError::new(
                 "KARVAN_DIGEST_SCHEDULE",
-                format!("'{schedule_text}' is not a cron expression (sec min hour day month weekday, e.g. '{DEFAULT_DIGEST_SCHEDULE}'): {e}"),
+                format!("'{schedule_text}' is not a cron expression (sec min hour day month weekday, e.g. '{DEFAULT_DIGEST_SCHEDULE}') or off: {e}"),
             )
-        })?;
+        })?)
+        };
         let digest_schedule = DigestSchedule {
             expression: schedule_text.trim().to_string(),
             schedule,

@@ -485,6 +485,7 @@ fn digest_command(settings: &Settings, command: DigestCommand) -> anyhow::Result
         dry_run,
         trigger: "cli",
         actor: None,
+        zone: None,
     };
     let done = run::run(&mut conn, &mail, options, chrono::Utc::now(), &mut |done, total| {
         bar.set_length(total as u64);

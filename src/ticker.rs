@@ -1,6 +1,7 @@
 //! The ticker in `serve`: every minute, the timed work that has come due is
-//! queued as mail: the day-before reminders of events, and the mail of
-//! announcements scheduled for now. Each is idempotent (see their queries),
+//! queued as mail: the day-before reminders of events, the mail of
+//! announcements scheduled for now, and the digests whose moment has come
+//! in their members' zones (`KARVAN_DIGEST_SCHEDULE`). Each is idempotent (see their queries),
 //! so replicas ticking together or a tick after a crash send nothing twice.
 
 use std::time::Duration;
@@ -9,11 +10,11 @@ use tokio::sync::watch;
 
 use crate::db::{self, DbPool};
 use crate::email::MailContext;
-use crate::{announcements, events};
+use crate::{announcements, digest, events};
 
 const EVERY: Duration = Duration::from_secs(60);
 
-pub async fn run(pool: DbPool, mail: MailContext, mut stopped: watch::Receiver<bool>) {
+pub async fn run(pool: DbPool, mail: MailContext, digests: Option<cron::Schedule>, mut stopped: watch::Receiver<bool>) {
     loop {
         let now = chrono::Utc::now();
         let context = mail.clone();
@@ -32,6 +33,18 @@ pub async fn run(pool: DbPool, mail: MailContext, mut stopped: watch::Receiver<b
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "mailed scheduled announcements"),
             Err(e) => tracing::warn!(error = %e, "could not mail scheduled announcements"),
+        }
+        if let Some(schedule) = digests.clone() {
+            let context = mail.clone();
+            match db::run(&pool, move |conn| {
+                digest::schedule::run_due(conn, &context, &schedule, now)
+            })
+            .await
+            {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "queued digests"),
+                Err(e) => tracing::warn!(error = %e, "could not run the digests due"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

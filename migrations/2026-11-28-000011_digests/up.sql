@@ -6,7 +6,10 @@ ALTER TABLE member_settings
     ADD COLUMN digest_topics text[] NOT NULL DEFAULT '{events,announcements,new_members}',
     -- The moment the member's last digest was composed: the next says what
     -- is new since (or since their approval, before the first).
-    ADD COLUMN digest_covered_until timestamptz;
+    ADD COLUMN digest_covered_until timestamptz,
+    -- The last period the member was considered for (whether or not they
+    -- had anything new): the scheduler looks at each member once a period.
+    ADD COLUMN digest_period_done text;
 
 CREATE TABLE digest_runs (
     id bigserial PRIMARY KEY,

@@ -172,6 +172,7 @@ diesel::table! {
         digest_frequency -> Text,
         digest_topics -> Array<Nullable<Text>>,
         digest_covered_until -> Nullable<Timestamptz>,
+        digest_period_done -> Nullable<Text>,
     }
 }
 

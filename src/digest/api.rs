@@ -58,6 +58,7 @@ async fn run_api(
         dry_run: request.dry_run,
         trigger: "admin",
         actor: Some(admin.id),
+        zone: None,
     };
     db::run(&pool, move |conn| {
         audit::record(
@@ -69,6 +70,7 @@ async fn run_api(
         )
     })
     .await?;
+    let dry_run = options.dry_run;
     let pool = pool.get_ref().clone();
     let mail = mail.get_ref().clone();
     tokio::spawn(async move {
@@ -83,7 +85,7 @@ async fn run_api(
     });
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "period": period.to_string(),
-        "dry_run": options.dry_run,
+        "dry_run": dry_run,
         "status": "started",
     })))
 }

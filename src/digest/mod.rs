@@ -5,3 +5,4 @@ pub mod api;
 pub mod emails;
 pub mod period;
 pub mod run;
+pub mod schedule;

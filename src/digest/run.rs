@@ -30,13 +30,35 @@ use crate::members::settings::MemberSettings;
 /// Members composed per transaction.
 const BATCH: i64 = 500;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub period: Period,
     pub dry_run: bool,
     /// `schedule`, `admin` or `cli`.
     pub trigger: &'static str,
     pub actor: Option<Uuid>,
+    /// Only members in this zone (the scheduler's runs); `None`: everyone.
+    pub zone: Option<String>,
+}
+
+/// The filter on members whose zone is `$zone` (those who chose none are in
+/// the association's, `$mail.time_zone`).
+#[macro_export]
+macro_rules! members_in_zone {
+    ($zone:expr, $mail:expr) => {{
+        use diesel::prelude::*;
+        let zone: &str = $zone;
+        let association = if zone == $mail.time_zone.name() {
+            "true"
+        } else {
+            "false"
+        };
+        $crate::db::schema::members::time_zone
+            .eq(zone.to_string())
+            .or($crate::db::schema::members::time_zone
+                .is_null()
+                .and(diesel::dsl::sql::<diesel::sql_types::Bool>(association)))
+    }};
 }
 
 #[derive(Debug, Clone, serde::Serialize, Queryable, Selectable)]
@@ -79,17 +101,21 @@ pub fn run(
         ))
         .returning(digest_runs::id)
         .get_result(conn)?;
-    let total: i64 = members::table
+    let mut total = members::table
         .inner_join(member_settings::table)
         .filter(members::status.eq(ACTIVE))
         .filter(member_settings::digest_frequency.eq(options.period.frequency()))
-        .count()
-        .get_result(conn)?;
+        .filter(member_settings::digest_period_done.is_distinct_from(options.period.to_string()))
+        .into_boxed();
+    if let Some(zone) = &options.zone {
+        total = total.filter(crate::members_in_zone!(zone, mail));
+    }
+    let total: i64 = total.count().get_result(conn)?;
     let (mut considered, mut queued) = (0usize, 0usize);
     let mut after = Uuid::nil();
     loop {
         let (batch_considered, batch_queued, last) =
-            conn.transaction(|conn| run_batch(conn, mail, options, now, after))?;
+            conn.transaction(|conn| run_batch(conn, mail, &options, now, after))?;
         considered += batch_considered;
         queued += batch_queued;
         progress(considered, total as usize);
@@ -113,22 +139,35 @@ pub fn run(
 fn run_batch(
     conn: &mut PgConnection,
     mail: &MailContext,
-    options: RunOptions,
+    options: &RunOptions,
     now: DateTime<Utc>,
     after: Uuid,
 ) -> Result<(usize, usize, Option<Uuid>), AppError> {
-    let batch: Vec<(Member, MemberSettings)> = members::table
+    let mut query = members::table
         .inner_join(member_settings::table)
         .filter(members::status.eq(ACTIVE))
         .filter(member_settings::digest_frequency.eq(options.period.frequency()))
+        // Each member is considered once a period: a rerun goes on where
+        // the last one stopped.
+        .filter(member_settings::digest_period_done.is_distinct_from(options.period.to_string()))
         .filter(members::id.gt(after))
         .order(members::id.asc())
         .limit(BATCH)
         .select((Member::as_select(), MemberSettings::as_select()))
-        .load(conn)?;
+        .into_boxed();
+    if let Some(zone) = &options.zone {
+        query = query.filter(crate::members_in_zone!(zone, mail));
+    }
+    let batch: Vec<(Member, MemberSettings)> = query.load(conn)?;
     let Some(last) = batch.last().map(|(m, _)| m.id) else {
         return Ok((0, 0, None));
     };
+    if !options.dry_run {
+        let ids: Vec<Uuid> = batch.iter().map(|(m, _)| m.id).collect();
+        diesel::update(member_settings::table.filter(member_settings::member_id.eq_any(&ids)))
+            .set(member_settings::digest_period_done.eq(options.period.to_string()))
+            .execute(conn)?;
+    }
     let content = Content::load(conn, &batch, now)?;
     let mut queued = 0;
     for (member, settings) in &batch {

@@ -40,6 +40,7 @@ fn run(alumni: &Alumni, period: &str, at: chrono::DateTime<Utc>) -> karvan::dige
         dry_run: false,
         trigger: "cli",
         actor: None,
+        zone: None,
     };
     karvan::digest::run::run(
         &mut alumni.app.conn(),
@@ -105,8 +106,9 @@ async fn each_member_who_takes_it_gets_one_digest_per_period_whatever_runs_twice
     let problem = crate::helpers::problem(bad, 422).await;
     assert!(problem["errors"]["digest.frequency"].is_array() && problem["errors"]["digest.topics"].is_array());
 
-    // Nothing new yet: no digest for anyone.
-    assert_eq!(run(&alumni, "2026-W48", Utc::now()).queued, 0);
+    // Nothing new yet: no digest for anyone (and each is considered once a week).
+    let quiet = run(&alumni, "2026-W47", Utc::now());
+    assert_eq!((quiet.considered, quiet.queued), (2, 0));
     let news = alumni
         .post(
             "/api/v1/announcements",
@@ -220,6 +222,7 @@ fn run_on(db_url: &str, mail: &karvan::email::MailContext, period: &str) -> i32 
         dry_run: false,
         trigger: "cli",
         actor: None,
+        zone: None,
     };
     karvan::digest::run::run(&mut conn, mail, options, Utc::now(), &mut |_, _| {})
         .unwrap()
@@ -367,4 +370,104 @@ async fn a_digest_tells_exactly_what_is_new_since_the_last_one_with_the_members_
         )
         .await;
     assert_eq!(run(&alumni, "2026-W50", Utc::now()).queued, 0);
+}
+
+#[tokio::test]
+async fn the_schedule_reaches_each_member_at_their_own_monday_morning_and_catches_up_after_a_stop() {
+    let alumni = Alumni::start().await;
+    alumni
+        .member("baku@example.org", "Baku Member", json!({"time_zone": "Asia/Baku"}))
+        .await;
+    alumni
+        .member(
+            "nyc@example.org",
+            "New York Member",
+            json!({"time_zone": "America/New_York"}),
+        )
+        .await;
+    alumni
+        .member(
+            "karachi@example.org",
+            "Karachi Member",
+            json!({"time_zone": "Asia/Karachi"}),
+        )
+        .await;
+    let mut conn = alumni.app.conn();
+    // Everyone joined on 20 November 2030 and had the digest of the week
+    // after (2030-W48); the board's digest is off.
+    diesel::sql_query("UPDATE members SET approved_at = '2030-11-20T00:00:00Z'")
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query(
+        "UPDATE member_settings SET digest_period_done = '2030-W48', digest_covered_until = '2030-11-25T00:00:00Z'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(
+        "UPDATE member_settings s SET digest_frequency = 'off' FROM members m \
+         WHERE m.id = s.member_id AND m.email = 'board@alumni.test'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let news = alumni
+        .post(
+            "/api/v1/announcements",
+            &alumni.admin,
+            json!({"title": "Reunion photos", "body_md": "Online now."}),
+        )
+        .await;
+    let id = news.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    diesel::sql_query("UPDATE announcements SET published_at = '2030-11-25T12:00:00Z' WHERE id = $1::uuid")
+        .bind::<diesel::sql_types::Text, _>(&id)
+        .execute(&mut conn)
+        .unwrap();
+    let schedule: cron::Schedule = "0 0 8 * * Mon".parse().unwrap();
+    let mail = mail_context(&alumni);
+    let at = |text: &str| text.parse::<chrono::DateTime<Utc>>().unwrap();
+    let tick = |conn: &mut diesel::PgConnection, now: &str| {
+        karvan::digest::schedule::run_due(conn, &mail, &schedule, at(now)).unwrap()
+    };
+
+    // Monday 2 December 2030: 08:00 comes at 03:00 UTC in Karachi, 04:00 in
+    // Baku, 13:00 in New York.
+    assert_eq!(tick(&mut conn, "2030-12-02T02:50:00Z"), 0, "07:50 in Karachi: not yet");
+    assert_eq!(tick(&mut conn, "2030-12-02T03:30:00Z"), 1, "08:30 in Karachi");
+    assert_eq!(tick(&mut conn, "2030-12-02T04:30:00Z"), 1, "08:30 in Baku");
+    assert_eq!(tick(&mut conn, "2030-12-02T04:31:00Z"), 0, "once");
+    assert_eq!(tick(&mut conn, "2030-12-02T12:59:00Z"), 0, "07:59 in New York");
+    assert_eq!(tick(&mut conn, "2030-12-02T13:30:00Z"), 1, "08:30 in New York");
+    let addresses = queued(&alumni).join(" ");
+    for member in ["baku@", "karachi@", "nyc@"] {
+        assert_eq!(addresses.matches(member).count(), 1, "{addresses}");
+    }
+    let received = alumni.smtp.wait_for(3).await;
+    let sent = digests(&received);
+    assert_eq!(
+        recipients(&sent),
+        ["baku@example.org", "karachi@example.org", "nyc@example.org"]
+    );
+    assert!(sent.iter().all(|m| m.text().contains("week 49 of 2030")));
+
+    // Stopped over the next Monday: the run is caught up at the next start,
+    // Thursday, for those with something new.
+    diesel::sql_query("UPDATE announcements SET published_at = '2030-12-04T12:00:00Z'")
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(tick(&mut conn, "2030-12-12T10:00:00Z"), 3);
+    let runs: Vec<(String, String, i32)> = {
+        use karvan::db::schema::digest_runs;
+        digest_runs::table
+            .order(digest_runs::id)
+            .select((digest_runs::period, digest_runs::trigger, digest_runs::queued))
+            .load(&mut conn)
+            .unwrap()
+    };
+    assert!(runs.iter().all(|(_, trigger, _)| trigger == "schedule"));
+    assert_eq!(
+        runs.iter()
+            .filter(|(p, _, _)| p == "2030-W50")
+            .map(|r| r.2)
+            .sum::<i32>(),
+        3
+    );
 }

@@ -288,6 +288,8 @@ pub async fn spawn_app_on(db_url: &str, customize: impl FnOnce(&mut HashMap<Stri
         ("KARVAN_DATA_DIR", data_dir.path().to_str().unwrap()),
         ("KARVAN_WORKERS", "1"),
         ("KARVAN_DB_POOL_SIZE", "4"),
+        // Digests run when a test asks, never on the clock.
+        ("KARVAN_DIGEST_SCHEDULE", "off"),
         ("KARVAN_ASSOCIATION_NAME", "Pakistan–Azerbaijan Exchange Alumni"),
     ]
     .into_iter()
