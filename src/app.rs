@@ -243,6 +243,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .configure(announcements::api::routes)
         .configure(announcements::web::routes)
         .configure(digest::api::routes)
+        .configure(digest::web::routes)
         .configure(audit::routes);
 }
 

@@ -45,6 +45,35 @@ pub fn period_of(asked: Option<&str>, mail: &MailContext) -> Result<Period, AppE
     }
 }
 
+/// Records the board's request in the audit log, then runs it in the
+/// background: a large association's run takes a while, and its row in
+/// `digest_runs` shows when it is done.
+pub async fn start_run(pool: DbPool, mail: MailContext, options: RunOptions) -> Result<(), AppError> {
+    let period = options.period;
+    let (actor, dry_run) = (options.actor, options.dry_run);
+    db::run(&pool, move |conn| {
+        audit::record(
+            conn,
+            actor,
+            "digest.run",
+            ("digest", &period.to_string()),
+            serde_json::json!({ "dry_run": dry_run }),
+        )
+    })
+    .await?;
+    tokio::spawn(async move {
+        let result = db::run(&pool, move |conn| {
+            run::run(conn, &mail, options, Utc::now(), &mut |_, _| {})
+        })
+        .await;
+        match result {
+            Ok(done) => tracing::info!(period = %done.period, queued = done.queued, "digest run finished"),
+            Err(e) => tracing::error!(error = %e, "digest run failed"),
+        }
+    });
+    Ok(())
+}
+
 async fn run_api(
     AdminMember(admin): AdminMember,
     body: Option<web::Json<RunRequest>>,
@@ -60,29 +89,8 @@ async fn run_api(
         actor: Some(admin.id),
         zone: None,
     };
-    db::run(&pool, move |conn| {
-        audit::record(
-            conn,
-            Some(admin.id),
-            "digest.run",
-            ("digest", &period.to_string()),
-            serde_json::json!({"dry_run": options.dry_run}),
-        )
-    })
-    .await?;
     let dry_run = options.dry_run;
-    let pool = pool.get_ref().clone();
-    let mail = mail.get_ref().clone();
-    tokio::spawn(async move {
-        let result = db::run(&pool, move |conn| {
-            run::run(conn, &mail, options, Utc::now(), &mut |_, _| {})
-        })
-        .await;
-        match result {
-            Ok(done) => tracing::info!(period = %done.period, queued = done.queued, "digest run finished"),
-            Err(e) => tracing::error!(error = %e, "digest run failed"),
-        }
-    });
+    start_run(pool.get_ref().clone(), mail.get_ref().clone(), options).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "period": period.to_string(),
         "dry_run": dry_run,

@@ -6,3 +6,4 @@ pub mod emails;
 pub mod period;
 pub mod run;
 pub mod schedule;
+pub mod web;

@@ -202,6 +202,32 @@ fn run_batch(
     Ok((batch.len(), queued, Some(last)))
 }
 
+/// The digest `member` would receive for `period` at `now`, as text, or
+/// `None` when nothing is new for them; nothing is queued or changed.
+pub fn preview(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    member: Uuid,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, AppError> {
+    let found: Option<(Member, MemberSettings)> = members::table
+        .inner_join(member_settings::table)
+        .filter(members::id.eq(member))
+        .select((Member::as_select(), MemberSettings::as_select()))
+        .first(conn)
+        .optional()?;
+    let (member, settings) = found.ok_or_else(AppError::not_found)?;
+    let batch = [(member, settings)];
+    let content = Content::load(conn, &batch, now)?;
+    let (member, settings) = &batch[0];
+    let Some(digest) = content.digest_for(member, settings, mail, period) else {
+        return Ok(None);
+    };
+    let email = Email::render(&digest, mail, member.mailbox(), "preview")?;
+    Ok(Some(format!("Subject: {}\n\n{}", email.subject, email.text_body)))
+}
+
 /// What may be new for a batch of members, loaded once for all of them.
 struct Content {
     events: Vec<Event>,

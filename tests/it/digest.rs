@@ -471,3 +471,70 @@ async fn the_schedule_reaches_each_member_at_their_own_monday_morning_and_catche
         3
     );
 }
+
+#[tokio::test]
+async fn the_board_runs_and_previews_digests_on_its_page() {
+    use crate::helpers::location;
+    let alumni = Alumni::start().await;
+    alumni.member("reader@example.org", "Reader Member", json!({})).await;
+    approved_last_week(&alumni);
+    alumni
+        .post(
+            "/api/v1/announcements",
+            &alumni.admin,
+            json!({"title": "Scholarships", "body_md": "Apply now."}),
+        )
+        .await;
+    let board = alumni.app.browser();
+    board
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "board@alumni.test"), ("password", "Board member 2026")],
+        )
+        .await;
+    // The preview shows what she would get, and sends nothing.
+    let preview = board
+        .page("/admin/digests?email=reader%40example.org&period=2026-W48")
+        .await;
+    assert!(
+        preview.contains("Scholarships") && preview.contains("week 48 of 2026"),
+        "{preview}"
+    );
+    assert!(queued(&alumni).is_empty());
+    let started = board
+        .submit("/admin/digests", "/admin/digests/run", &[("period", "2026-W48")])
+        .await;
+    assert_eq!(location(&started), "/admin/digests?started=2026-W48");
+    for _ in 0..100 {
+        let runs = alumni.get("/api/v1/admin/digests", Some(&alumni.admin)).await;
+        if runs["items"][0]["finished_at"].is_string() {
+            assert_eq!(runs["items"][0]["queued"], 2);
+            assert_eq!(runs["items"][0]["trigger"], "admin");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(queued(&alumni).len(), 2);
+    let page = board.page("/admin/digests").await;
+    assert!(page.contains("2026-W48"), "{page}");
+    // Now there is nothing new for her.
+    let preview = board
+        .page("/admin/digests?email=reader%40example.org&period=2026-W49")
+        .await;
+    assert!(preview.contains("Nothing is new for this member"), "{preview}");
+    // A wrong period answers with its field; members stay out.
+    let wrong = board
+        .submit("/admin/digests", "/admin/digests/run", &[("period", "someday")])
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let member = alumni.app.browser();
+    member
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "reader@example.org"), ("password", "Caravan of 2019!")],
+        )
+        .await;
+    assert_eq!(member.get("/admin/digests").await.status(), 403);
+}
