@@ -31,6 +31,10 @@ pub struct Digest {
     pub events: Vec<EventLine>,
     pub news: Vec<NewsLine>,
     pub people: Vec<PersonLine>,
+    /// New members beyond those named.
+    pub more_people: usize,
+    /// The directory, where they all are.
+    pub directory: String,
     pub unsubscribe: Option<String>,
 }
 

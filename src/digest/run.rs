@@ -30,6 +30,12 @@ use crate::members::settings::MemberSettings;
 /// Members composed per transaction.
 const BATCH: i64 = 500;
 
+/// Digests per INSERT (PostgreSQL takes at most 65,535 bound values).
+const QUEUE_CHUNK: usize = 250;
+
+/// New members named in one digest; the rest are counted.
+const MAX_PEOPLE: usize = 12;
+
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub period: Period,
@@ -169,16 +175,14 @@ fn run_batch(
             .execute(conn)?;
     }
     let content = Content::load(conn, &batch, now)?;
-    let mut queued = 0;
+    let mut emails = Vec::new();
+    let mut members_by_key = HashMap::new();
     for (member, settings) in &batch {
         let Some(digest) = content.digest_for(member, settings, mail, options.period) else {
             continue;
         };
-        if options.dry_run {
-            queued += 1;
-            continue;
-        }
         let unsubscribe = mail.unsubscribe_link(member.id, Topic::Digest);
+        let key = format!("digest:{}:{}", options.period, member.id);
         let mut email = Email::render(
             &Digest {
                 unsubscribe: unsubscribe.clone(),
@@ -186,19 +190,29 @@ fn run_batch(
             },
             mail,
             member.mailbox(),
-            format!("digest:{}:{}", options.period, member.id),
+            key.clone(),
         )?;
         if let Some(link) = &unsubscribe {
             email = email.with_list_unsubscribe(link, None);
         }
-        // Taken already (a rerun, a second run): nothing more to do.
-        if outbox::queue(conn, &email)?.is_some() {
-            diesel::update(member_settings::table.find(member.id))
-                .set(member_settings::digest_covered_until.eq(Some(now)))
-                .execute(conn)?;
-            queued += 1;
+        members_by_key.insert(key, member.id);
+        emails.push(email);
+    }
+    if options.dry_run {
+        return Ok((batch.len(), emails.len(), Some(last)));
+    }
+    // In one statement per batch. A key taken already (a rerun, a second
+    // run) stays as it was; only the members whose digest went in move on.
+    let mut queued_members = Vec::new();
+    for chunk in emails.chunks(QUEUE_CHUNK) {
+        for key in outbox::queue_many(conn, chunk)? {
+            queued_members.extend(members_by_key.get(&key).copied());
         }
     }
+    diesel::update(member_settings::table.filter(member_settings::member_id.eq_any(&queued_members)))
+        .set(member_settings::digest_covered_until.eq(Some(now)))
+        .execute(conn)?;
+    let queued = queued_members.len();
     Ok((batch.len(), queued, Some(last)))
 }
 
@@ -383,14 +397,18 @@ impl Content {
         if events.is_empty() && news.is_empty() && people.is_empty() {
             return None;
         }
-        // The member's own cohort first.
+        // The member's own cohort first; a long list ends with a count.
         people.sort_by_key(|p| !p.yours);
+        let more_people = people.len().saturating_sub(MAX_PEOPLE);
+        people.truncate(MAX_PEOPLE);
         Some(Digest {
             name: member.full_name.clone(),
             period: period.label(),
             events,
             news,
             people,
+            more_people,
+            directory: mail.link("/members"),
             unsubscribe: None,
         })
     }

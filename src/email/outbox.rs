@@ -68,22 +68,7 @@ struct NewOutboxMessage<'a> {
 /// transaction commits. Queuing a key that is already there changes nothing
 /// and answers `None`.
 pub fn queue(conn: &mut PgConnection, email: &Email) -> Result<Option<Uuid>, AppError> {
-    if email.to.parse::<lettre::message::Mailbox>().is_err() {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "refusing to queue {} mail to an invalid address",
-            email.kind
-        )));
-    }
-    let row = NewOutboxMessage {
-        idempotency_key: &email.idempotency_key,
-        kind: &email.kind,
-        to_address: &email.to,
-        subject: &email.subject,
-        text_body: &email.text_body,
-        html_body: email.html_body.as_deref(),
-        headers: serde_json::to_value(&email.headers).map_err(AppError::internal)?,
-        attachments: serde_json::to_value(&email.attachments).map_err(AppError::internal)?,
-    };
+    let row = new_row(email)?;
     let id = diesel::insert_into(email_outbox::table)
         .values(&row)
         .on_conflict(email_outbox::idempotency_key)
@@ -92,6 +77,41 @@ pub fn queue(conn: &mut PgConnection, email: &Email) -> Result<Option<Uuid>, App
         .get_result::<Uuid>(conn)
         .optional()?;
     Ok(id)
+}
+
+/// Queues many messages in one statement (bulk mail: a batch of digests),
+/// with the same rules as [`queue`]; answers the keys that went in (those
+/// already there are left as they were).
+pub fn queue_many(conn: &mut PgConnection, emails: &[Email]) -> Result<Vec<String>, AppError> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = emails.iter().map(new_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(diesel::insert_into(email_outbox::table)
+        .values(&rows)
+        .on_conflict(email_outbox::idempotency_key)
+        .do_nothing()
+        .returning(email_outbox::idempotency_key)
+        .get_results(conn)?)
+}
+
+fn new_row(email: &Email) -> Result<NewOutboxMessage<'_>, AppError> {
+    if email.to.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "refusing to queue {} mail to an invalid address",
+            email.kind
+        )));
+    }
+    Ok(NewOutboxMessage {
+        idempotency_key: &email.idempotency_key,
+        kind: &email.kind,
+        to_address: &email.to,
+        subject: &email.subject,
+        text_body: &email.text_body,
+        html_body: email.html_body.as_deref(),
+        headers: serde_json::to_value(&email.headers).map_err(AppError::internal)?,
+        attachments: serde_json::to_value(&email.attachments).map_err(AppError::internal)?,
+    })
 }
 
 /// Claims up to `limit` due rows for one batch: pending rows whose time has

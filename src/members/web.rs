@@ -435,10 +435,13 @@ async fn notifications_submit(
             events: Some(form.notify_events.is_some()),
             announcements: Some(form.notify_announcements.is_some()),
         }),
-        Some(&DigestPatch {
-            frequency: Some(form.digest_frequency.clone()),
-            topics: Some(topics),
-        }),
+        // A form without the digest's part (an old page) leaves it as it is.
+        (!form.digest_frequency.is_empty())
+            .then(|| DigestPatch {
+                frequency: Some(form.digest_frequency.clone()),
+                topics: Some(topics),
+            })
+            .as_ref(),
     )?;
     db::run(&pool, move |conn| settings::apply(conn, member_id, &changes)).await?;
     Ok(redirect("/me?saved=notifications"))

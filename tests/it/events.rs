@@ -732,9 +732,15 @@ async fn a_members_answers_are_in_their_export_and_their_seat_passes_on_when_the
     let export = alumni.get("/api/v1/me/export", Some(&leaving)).await;
     assert_eq!(export["event_answers"][0]["event_id"], id.as_str());
     assert_eq!(export["event_answers"][0]["status"], "going");
+    let settings = &export["settings"];
     assert_eq!(
-        export["settings"],
-        json!({"notify_events": true, "notify_announcements": true})
+        (&settings["notify_events"], &settings["notify_announcements"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(settings["digest_frequency"], "weekly");
+    assert!(
+        settings.get("calendar_token").is_none(),
+        "a secret is not information about the member"
     );
 
     let deleted = alumni
@@ -915,9 +921,27 @@ async fn the_board_runs_an_event_and_a_member_answers_it_through_the_pages() {
     let feed = hidden_value(&me, "calendar_url");
     assert!(feed.contains("/calendar/"), "{feed}");
     let saved = member
-        .submit("/me", "/me/notifications", &[("notify_events", "on")])
+        .submit(
+            "/me",
+            "/me/notifications",
+            &[
+                ("notify_events", "on"),
+                ("digest_frequency", "monthly"),
+                ("digest_events", "on"),
+            ],
+        )
         .await;
     assert_eq!(location(&saved), "/me?saved=notifications");
+    let me = member.page("/me").await;
+    assert!(me.contains(r#"value="monthly" checked"#), "{me}");
+    assert!(
+        !me.contains(r#"name="notify_announcements" value="on" checked"#),
+        "{me}"
+    );
+    assert!(
+        !me.contains(r#"name="digest_announcements" value="on" checked"#),
+        "{me}"
+    );
     let renewed = member.submit("/me", "/me/calendar", &[]).await;
     assert_eq!(renewed.status(), 303);
     let me = member.page("/me").await;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Digest benchmark (issue 7): seed MEMBERS members into a fresh embedded
+# database, give them a fortnight of news (events, announcements, a
+# thousand new members, every digest covering the last 14 days), then time
+# one digest run (`karvan digest run --no-send`) that composes and queues
+# every digest, and report its peak memory. Sending is measured by
+# bench/mail.sh.
+#
+#   bench/digest.sh                 # MEMBERS=100000
+#   MEMBERS=20000 bench/digest.sh
+#
+# Needs GNU time (`apt-get install time`) for the peak memory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MEMBERS=${MEMBERS:-100000}
+command -v /usr/bin/time >/dev/null || { echo "bench: GNU time not found: install it with 'apt-get install time'" >&2; exit 1; }
+
+cargo build --release --quiet
+karvan="$PWD/target/release/karvan"
+work=$(mktemp -d /tmp/karvan-digest-bench-XXXXXX)
+chmod 755 "$work"   # reachable by the postgres user when run as root
+server=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# The service keeps the cluster up (and sends nothing on its own: no schedule).
+export KARVAN_DATA_DIR="$work/var" KARVAN_BIND="127.0.0.1:${PORT:-18091}" RUST_LOG=warn KARVAN_DIGEST_SCHEDULE=off
+
+"$karvan" seed --members "$MEMBERS"
+"$karvan" serve > "$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do
+  curl -sf "http://$KARVAN_BIND/readyz" >/dev/null && break
+  sleep 0.2
+done
+psql -q -h "$work/var/postgres" -p 54329 -U karvan -d karvan <<'SQL'
+UPDATE members SET approved_at = now() - random() * interval '730 days' WHERE status = 'active';
+UPDATE members SET approved_at = now() - random() * interval '14 days'
+  WHERE id IN (SELECT id FROM members WHERE status = 'active' ORDER BY random() LIMIT 1000);
+INSERT INTO events (title, description_md, description_html, starts_at, ends_at, time_zone, location, status, published_at)
+  SELECT 'Reunion ' || n, '', '', now() + n * interval '5 days', now() + n * interval '5 days' + interval '3 hours',
+         'Asia/Karachi', 'Lahore', 'published', now() - n * interval '2 days'
+  FROM generate_series(1, 6) AS n;
+INSERT INTO announcements (title, body_md, body_html, published_at)
+  SELECT 'News ' || n, 'News of the association, a few lines long.', '<p>News of the association, a few lines long.</p>',
+         now() - n * interval '3 days'
+  FROM generate_series(1, 4) AS n;
+UPDATE member_settings SET digest_covered_until = now() - interval '14 days', digest_period_done = NULL;
+VACUUM ANALYZE;
+SQL
+
+# The service stops, so its mail sender does not share the machine with the
+# run; the command starts the cluster itself (counted in its time).
+kill "$server" && wait "$server" 2>/dev/null || true
+server=""
+/usr/bin/time -f "digest run: %e s elapsed, peak resident %M KiB" "$karvan" digest run --no-send --period 2030-W01
