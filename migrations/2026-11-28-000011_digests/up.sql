@@ -11,6 +11,10 @@ ALTER TABLE member_settings
     -- had anything new): the scheduler looks at each member once a period.
     ADD COLUMN digest_period_done text;
 
+-- Members who were here before digests: the first one tells what is new
+-- from now on, not everything since they joined.
+UPDATE member_settings SET digest_covered_until = now();
+
 CREATE TABLE digest_runs (
     id bigserial PRIMARY KEY,
     -- `2026-W48` (a weekly digest) or `2026-11` (a monthly one).

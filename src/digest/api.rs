@@ -76,11 +76,21 @@ pub async fn start_run(pool: DbPool, mail: MailContext, options: RunOptions) -> 
 
 async fn run_api(
     AdminMember(admin): AdminMember,
-    body: Option<web::Json<RunRequest>>,
+    body: web::Bytes,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
-    let request = body.map(|b| b.into_inner()).unwrap_or_default();
+    // No body runs this week for real; a body must parse, so a mistyped
+    // `dry_run` never turns into a real send.
+    let request: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RunRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            let mut checks = Checks::default();
+            checks.fail("body", format!("is not a run request: {e}"));
+            checks.finish().err().unwrap_or_else(AppError::not_found)
+        })?
+    };
     let period = period_of(request.period.as_deref(), &mail)?;
     let options = RunOptions {
         period,

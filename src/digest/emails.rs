@@ -33,6 +33,8 @@ pub struct Digest {
     pub people: Vec<PersonLine>,
     /// New members beyond those named.
     pub more_people: usize,
+    /// More joined than were looked at: "at least".
+    pub more_at_least: bool,
     /// The directory, where they all are.
     pub directory: String,
     pub unsubscribe: Option<String>,

@@ -27,11 +27,37 @@ use crate::events::model::{Event, PUBLISHED};
 use crate::members::model::{Member, ACTIVE};
 use crate::members::settings::MemberSettings;
 
+/// The filter on members not yet considered for `$period`: none marked,
+/// an earlier period of the same rhythm (they sort as text), or a mark of
+/// the other rhythm (`2026-W48` against `2026-11`: a member who changed
+/// rhythm starts the new one). A mark never goes back, so a period that has
+/// passed is never run again for a member marked after it.
+#[macro_export]
+macro_rules! members_not_yet_considered {
+    ($period:expr) => {{
+        let period: $crate::digest::period::Period = $period;
+        let weekly = matches!(period, $crate::digest::period::Period::Week { .. });
+        diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(member_settings.digest_period_done IS NULL OR member_settings.digest_period_done < ",
+        )
+        .bind::<diesel::sql_types::Text, _>(period.to_string())
+        .sql(" OR (member_settings.digest_period_done LIKE '%W%') <> ")
+        .bind::<diesel::sql_types::Bool, _>(weekly)
+        .sql(")")
+    }};
+}
+
 /// Members composed per transaction.
 const BATCH: i64 = 500;
 
 /// Digests per INSERT (PostgreSQL takes at most 65,535 bound values).
 const QUEUE_CHUNK: usize = 250;
+
+/// Announcements in one digest, the newest.
+const MAX_NEWS: i64 = 10;
+
+/// Newcomers looked at for a batch, the most recent.
+const MAX_JOINED: i64 = 500;
 
 /// New members named in one digest; the rest are counted.
 const MAX_PEOPLE: usize = 12;
@@ -111,7 +137,7 @@ pub fn run(
         .inner_join(member_settings::table)
         .filter(members::status.eq(ACTIVE))
         .filter(member_settings::digest_frequency.eq(options.period.frequency()))
-        .filter(member_settings::digest_period_done.is_distinct_from(options.period.to_string()))
+        .filter(crate::members_not_yet_considered!(options.period))
         .into_boxed();
     if let Some(zone) = &options.zone {
         total = total.filter(crate::members_in_zone!(zone, mail));
@@ -155,7 +181,7 @@ fn run_batch(
         .filter(member_settings::digest_frequency.eq(options.period.frequency()))
         // Each member is considered once a period: a rerun goes on where
         // the last one stopped.
-        .filter(member_settings::digest_period_done.is_distinct_from(options.period.to_string()))
+        .filter(crate::members_not_yet_considered!(options.period))
         .filter(members::id.gt(after))
         .order(members::id.asc())
         .limit(BATCH)
@@ -178,6 +204,11 @@ fn run_batch(
     let mut emails = Vec::new();
     let mut members_by_key = HashMap::new();
     for (member, settings) in &batch {
+        // An address the outbox would refuse must not stop everyone after it.
+        if member.mailbox().parse::<lettre::message::Mailbox>().is_err() {
+            tracing::warn!(member = %member.id, "no digest: the address cannot be mailed");
+            continue;
+        }
         let Some(digest) = content.digest_for(member, settings, mail, options.period) else {
             continue;
         };
@@ -285,6 +316,7 @@ impl Content {
             .filter(announcements::published_at.gt(earliest))
             .filter(announcements::published_at.le(now))
             .order(announcements::published_at.desc())
+            .limit(MAX_NEWS)
             .select(Announcement::as_select())
             .load(conn)?;
         // Only members listed in the directory are named to others.
@@ -294,10 +326,20 @@ impl Content {
             .filter(members::approved_at.gt(earliest))
             .filter(members::approved_at.le(now))
             .order(members::approved_at.desc())
-            .limit(500)
+            .limit(MAX_JOINED)
             .select(Member::as_select())
             .load(conn)?;
-        let mut wanted: Vec<Uuid> = joined.iter().map(|m| m.id).collect();
+        // A newcomer's programmes count toward "your programme" only if they
+        // let members see their exchanges (the batch's own always count).
+        let defaults = crate::members::privacy::defaults(conn)?;
+        let mut wanted: Vec<Uuid> = joined
+            .iter()
+            .filter(|m| {
+                let shown = crate::members::privacy::VisibilitySettings::of(m, &defaults).exchanges;
+                crate::members::privacy::Audience::Members.sees().contains(&shown)
+            })
+            .map(|m| m.id)
+            .collect();
         wanted.extend(&ids);
         let mut programs: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for (member, program) in exchange_records::table
@@ -400,6 +442,8 @@ impl Content {
         // The member's own cohort first; a long list ends with a count.
         people.sort_by_key(|p| !p.yours);
         let more_people = people.len().saturating_sub(MAX_PEOPLE);
+        // Past the newcomers looked at, the count is a floor.
+        let more_at_least = self.joined.len() as i64 == MAX_JOINED;
         people.truncate(MAX_PEOPLE);
         Some(Digest {
             name: member.full_name.clone(),
@@ -408,6 +452,7 @@ impl Content {
             news,
             people,
             more_people,
+            more_at_least,
             directory: mail.link("/members"),
             unsubscribe: None,
         })

@@ -41,10 +41,16 @@ pub fn due_period(
             ))
         }
         "monthly" => {
-            // The first moment of that month, which has passed too.
-            let month_start = NaiveDate::from_ymd_opt(last.year(), last.month(), 1)?.and_hms_opt(0, 0, 0)?;
-            let before = zone.from_local_datetime(&month_start).earliest()? - chrono::Duration::seconds(1);
-            let first = schedule.after(&before).next()?;
+            // The first moment of that month, which has passed too. The
+            // search starts the day before the 1st (whose midnight may not
+            // exist where clocks change then).
+            let day_before = NaiveDate::from_ymd_opt(last.year(), last.month(), 1)?
+                .pred_opt()?
+                .and_hms_opt(12, 0, 0)?;
+            let before = zone.from_local_datetime(&day_before).earliest()?;
+            let first = schedule
+                .after(&before)
+                .find(|o| (o.year(), o.month()) == (last.year(), last.month()))?;
             Some((
                 Period::Month {
                     year: first.year(),
@@ -116,7 +122,7 @@ fn run_due_locked(
                 .inner_join(member_settings::table)
                 .filter(members::status.eq(ACTIVE))
                 .filter(member_settings::digest_frequency.eq(frequency))
-                .filter(member_settings::digest_period_done.is_distinct_from(period.to_string()))
+                .filter(crate::members_not_yet_considered!(period))
                 .filter(crate::members_in_zone!(&name, mail))
                 .count()
                 .get_result(conn)?;

@@ -141,6 +141,13 @@ async fn each_member_who_takes_it_gets_one_digest_per_period_whatever_runs_twice
     let (a, b) = tokio::join!(concurrent(), concurrent());
     assert_eq!(a.unwrap() + b.unwrap(), 2, "one digest per member, not one per run");
     assert_eq!(queued(&alumni).len(), 4);
+    // A period that has passed is never run again for members marked after it.
+    assert_eq!(run(&alumni, "2026-W48", Utc::now()).considered, 0);
+    // A request that does not parse runs nothing (a mistyped dry run is no real run).
+    let mistyped = alumni
+        .post("/api/v1/admin/digests/run", &alumni.admin, json!({"dryRun": true}))
+        .await;
+    assert_eq!(mistyped.status(), 422);
     // The monthly run: the monthly reader.
     assert_eq!(run(&alumni, "2026-11", Utc::now()).queued, 1);
 
@@ -207,9 +214,9 @@ async fn each_member_who_takes_it_gets_one_digest_per_period_whatever_runs_twice
 
     // The runs are recorded, and the board sees them.
     let runs = alumni.get("/api/v1/admin/digests", Some(&alumni.admin)).await;
-    assert_eq!(runs["items"].as_array().unwrap().len(), 6);
+    assert_eq!(runs["items"].as_array().unwrap().len(), 7);
     assert_eq!(
-        runs["items"][1]["queued"].as_i64().unwrap() + runs["items"][2]["queued"].as_i64().unwrap(),
+        runs["items"][2]["queued"].as_i64().unwrap() + runs["items"][3]["queued"].as_i64().unwrap(),
         2
     );
     assert_eq!(runs["items"][0]["period"], "2026-11");
@@ -306,6 +313,15 @@ async fn a_digest_tells_exactly_what_is_new_since_the_last_one_with_the_members_
             json!({"listed_in_directory": false}),
         )
         .await;
+    // Of her programme too, but keeping exchanges to herself: not marked as such.
+    let (_, private) = alumni
+        .member(
+            "private@example.org",
+            "Pari Private",
+            json!({"university": "NUST", "visibility": {"exchanges": "hidden"}}),
+        )
+        .await;
+    alumni.record(&private, &program, "LUMS", "2019-09-01").await;
     let _ = hidden;
 
     // Only the reader's digest matters here.
@@ -332,6 +348,10 @@ async fn a_digest_tells_exactly_what_is_new_since_the_last_one_with_the_members_
     assert!(
         !digest.contains("Hidden Member"),
         "unlisted members are not named: {digest}"
+    );
+    assert!(
+        digest.contains("Pari Private") && !digest.contains("Pari Private (your"),
+        "{digest}"
     );
 
     // The next digest holds only what came after this one.
