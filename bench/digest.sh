@@ -3,17 +3,22 @@
 # database, give them a fortnight of news (events, announcements, a
 # thousand new members, every digest covering the last 14 days), then time
 # one digest run (`karvan digest run --no-send`) that composes and queues
-# every digest, and report its peak memory. Sending is measured by
-# bench/mail.sh.
+# every digest, and report its peak memory. Then deliver them with
+# `karvan outbox drain` into Postfix's smtp-sink and compare with
+# smtp-source at the same concurrency and the digests' mean size.
 #
-#   bench/digest.sh                 # MEMBERS=100000
-#   MEMBERS=20000 bench/digest.sh
+#   bench/digest.sh                 # MEMBERS=100000 CONCURRENCY=8
+#   MEMBERS=20000 SEND=0 bench/digest.sh   # the run only
 #
-# Needs GNU time (`apt-get install time`) for the peak memory.
+# Needs GNU time (`apt-get install time`) for the peak memory, and for the
+# sending Postfix's tools (`apt-get install postfix`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MEMBERS=${MEMBERS:-100000}
+SEND=${SEND:-1}
+CONCURRENCY=${CONCURRENCY:-8}
+SINK_PORT=${SINK_PORT:-25251}
 command -v /usr/bin/time >/dev/null || { echo "bench: GNU time not found: install it with 'apt-get install time'" >&2; exit 1; }
 
 cargo build --release --quiet
@@ -21,8 +26,10 @@ karvan="$PWD/target/release/karvan"
 work=$(mktemp -d /tmp/karvan-digest-bench-XXXXXX)
 chmod 755 "$work"   # reachable by the postgres user when run as root
 server=""
+sink_pid=""
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,3 +64,33 @@ SQL
 kill "$server" && wait "$server" 2>/dev/null || true
 server=""
 /usr/bin/time -f "digest run: %e s elapsed, peak resident %M KiB" "$karvan" digest run --no-send --period 2030-W01
+
+[ "$SEND" = 1 ] || exit 0
+export PATH="$PATH:/usr/sbin"
+for tool in smtp-sink smtp-source; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found: install Postfix's tools with 'apt-get install postfix'" >&2; exit 1; }
+done
+# The digests' mean size (bodies and headers), for smtp-source; the cluster is
+# started for the question alone (as its owner, postgres, when run as root).
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+as_owner=()
+[ "$(id -u)" = 0 ] && as_owner=(runuser -u postgres --)
+"${as_owner[@]}" "$pgbin/pg_ctl" -D "$work/var/postgres" -l "$work/var/postgres/bench.log" start -w >/dev/null
+size=$(psql -qAt -h "$work/var/postgres" -p 54329 -U karvan -d karvan -c \
+  "SELECT round(avg(length(text_body) + length(coalesce(html_body, '')) + 600)) FROM email_outbox WHERE kind = 'digest'")
+"${as_owner[@]}" "$pgbin/pg_ctl" -D "$work/var/postgres" stop -w >/dev/null
+sink_user=()
+[ "$(id -u)" = 0 ] && sink_user=(-u nobody)
+smtp-sink "${sink_user[@]}" -c "127.0.0.1:$SINK_PORT" 1000 >/dev/null &
+sink_pid=$!
+sleep 0.5
+count=$(SMTP_URL="smtp://127.0.0.1:$SINK_PORT" KARVAN_SMTP_CONCURRENCY="$CONCURRENCY" NO_COLOR=1 "$karvan" outbox drain)
+echo "karvan drain:  $count"
+drain_rate=$(sed -n 's/.*(\([0-9.]*\)\/s).*/\1/p' <<<"$count")
+sent=$(sed -n 's/^Sent \([0-9]*\) .*/\1/p' <<<"$count")
+start=$(date +%s.%N)
+smtp-source -s "$CONCURRENCY" -m "$sent" -l "${size:-6000}" -f bench@bench.test -t member@bench.test "127.0.0.1:$SINK_PORT"
+end=$(date +%s.%N)
+source_rate=$(python3 -c "print(round($sent / ($end - $start)))")
+echo "smtp-source:   $sent messages of ${size:-6000} bytes at concurrency $CONCURRENCY: $source_rate/s"
+python3 -c "print(f'ratio:         drain / smtp-source = {$drain_rate / $source_rate:.2f} (target 0.70)')"
