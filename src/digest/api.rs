@@ -6,7 +6,6 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::api::Checks;
 use crate::audit;
 use crate::auth::extract::AdminMember;
 use crate::db::{self, DbPool};
@@ -37,11 +36,9 @@ pub struct RunRequest {
 pub fn period_of(asked: Option<&str>, mail: &MailContext) -> Result<Period, AppError> {
     match asked.map(str::trim).filter(|p| !p.is_empty()) {
         None => Ok(Period::current(Utc::now(), mail.time_zone).0),
-        Some(text) => text.parse().map_err(|message: String| {
-            let mut checks = Checks::default();
-            checks.fail("period", message);
-            checks.finish().err().unwrap_or_else(AppError::not_found)
-        }),
+        Some(text) => text
+            .parse()
+            .map_err(|message: String| AppError::invalid_field("period", message)),
     }
 }
 
@@ -85,11 +82,8 @@ async fn run_api(
     let request: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RunRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            let mut checks = Checks::default();
-            checks.fail("body", format!("is not a run request: {e}"));
-            checks.finish().err().unwrap_or_else(AppError::not_found)
-        })?
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::invalid_field("body", format!("is not a run request: {e}")))?
     };
     let period = period_of(request.period.as_deref(), &mail)?;
     let options = RunOptions {

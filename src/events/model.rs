@@ -294,11 +294,7 @@ impl RsvpInput {
         match self.status.as_str() {
             GOING => Ok(true),
             NOT_GOING => Ok(false),
-            _ => {
-                let mut checks = Checks::default();
-                checks.fail("status", "must be \"going\" or \"not_going\"");
-                checks.finish().map(|_| false)
-            }
+            _ => Err(AppError::invalid_field("status", "must be \"going\" or \"not_going\"")),
         }
     }
 }
