@@ -16,6 +16,7 @@ pub struct NewsLine {
     pub link: String,
 }
 
+#[derive(Clone)]
 pub struct PersonLine {
     pub name: String,
     pub about: String,

@@ -93,6 +93,11 @@ macro_rules! members_in_zone {
     }};
 }
 
+/// Lock space of the runs at work: a run holds the session lock
+/// (RUNNING_LOCK, its id) while it works, so the lock goes with its
+/// process, and a run that died shows as stopped, not as running forever.
+const RUNNING_LOCK: i32 = 0x4b44_5231;
+
 #[derive(Debug, Clone, serde::Serialize, Queryable, Selectable)]
 #[diesel(table_name = digest_runs, check_for_backend(diesel::pg::Pg))]
 pub struct DigestRun {
@@ -103,9 +108,25 @@ pub struct DigestRun {
     pub dry_run: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// So far, while the run works; the members of the batches it finished
+    /// when it stopped.
     pub considered: i32,
     pub queued: i32,
+    /// `running`, `finished`, or `stopped` (its process ended before the
+    /// run did: the next run goes on where it stopped).
+    #[diesel(select_expression = diesel::dsl::sql::<diesel::sql_types::Text>(RUN_STATE))]
+    #[diesel(select_expression_type = diesel::expression::SqlLiteral<diesel::sql_types::Text>)]
+    pub state: String,
 }
+
+/// [`DigestRun::state`] in SQL.
+const RUN_STATE: &str = concat!(
+    "CASE WHEN digest_runs.finished_at IS NOT NULL THEN 'finished' WHEN ",
+    // classid is RUNNING_LOCK; the two-key form has objsubid 2.
+    "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 1262768689 ",
+    "AND objid = (digest_runs.id % 2147483647)::int4::oid AND objsubid = 2 AND granted) ",
+    "THEN 'running' ELSE 'stopped' END"
+);
 
 /// The most recent runs, newest first.
 pub fn recent_runs(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<DigestRun>> {
@@ -133,6 +154,31 @@ pub fn run(
         ))
         .returning(digest_runs::id)
         .get_result(conn)?;
+    let lock_key = (run_id % i32::MAX as i64) as i32;
+    diesel::sql_query("SELECT pg_advisory_lock($1, $2)")
+        .bind::<diesel::sql_types::Integer, _>(RUNNING_LOCK)
+        .bind::<diesel::sql_types::Integer, _>(lock_key)
+        .execute(conn)?;
+    let result = run_locked(conn, mail, options, now, progress, run_id);
+    // On the way out whatever happened: the connection may go back to a pool.
+    let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
+        .bind::<diesel::sql_types::Integer, _>(RUNNING_LOCK)
+        .bind::<diesel::sql_types::Integer, _>(lock_key)
+        .execute(conn);
+    let run = result?;
+    unlocked?;
+    Ok(run)
+}
+
+/// [`run`] once the run is recorded and its lock held.
+fn run_locked(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    options: RunOptions,
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(usize, usize),
+    run_id: i64,
+) -> Result<DigestRun, AppError> {
     let mut total = members::table
         .inner_join(member_settings::table)
         .filter(members::status.eq(ACTIVE))
@@ -143,13 +189,21 @@ pub fn run(
         total = total.filter(crate::members_in_zone!(zone, mail));
     }
     let total: i64 = total.count().get_result(conn)?;
-    let (mut considered, mut queued) = (0usize, 0usize);
+    let mut considered = 0usize;
     let mut after = Uuid::nil();
     loop {
-        let (batch_considered, batch_queued, last) =
-            conn.transaction(|conn| run_batch(conn, mail, &options, now, after))?;
+        let (batch_considered, last) = conn.transaction(|conn| {
+            let (considered, queued, last) = run_batch(conn, mail, &options, now, after)?;
+            // With the batch: a run that stops keeps true counts.
+            diesel::update(digest_runs::table.find(run_id))
+                .set((
+                    digest_runs::considered.eq(digest_runs::considered + considered as i32),
+                    digest_runs::queued.eq(digest_runs::queued + queued as i32),
+                ))
+                .execute(conn)?;
+            Ok::<_, AppError>((considered, last))
+        })?;
         considered += batch_considered;
-        queued += batch_queued;
         progress(considered, total as usize);
         match last {
             Some(last) => after = last,
@@ -157,11 +211,7 @@ pub fn run(
         }
     }
     Ok(diesel::update(digest_runs::table.find(run_id))
-        .set((
-            digest_runs::finished_at.eq(diesel::dsl::now),
-            digest_runs::considered.eq(considered as i32),
-            digest_runs::queued.eq(queued as i32),
-        ))
+        .set(digest_runs::finished_at.eq(diesel::dsl::now))
         .returning(DigestRun::as_returning())
         .get_result(conn)?)
 }
@@ -200,7 +250,7 @@ fn run_batch(
             .set(member_settings::digest_period_done.eq(options.period.to_string()))
             .execute(conn)?;
     }
-    let content = Content::load(conn, &batch, now)?;
+    let content = Content::load(conn, mail, &batch, now)?;
     let mut emails = Vec::new();
     let mut members_by_key = HashMap::new();
     for (member, settings) in &batch {
@@ -264,7 +314,7 @@ pub fn preview(
         .optional()?;
     let (member, settings) = found.ok_or_else(AppError::not_found)?;
     let batch = [(member, settings)];
-    let content = Content::load(conn, &batch, now)?;
+    let content = Content::load(conn, mail, &batch, now)?;
     let (member, settings) = &batch[0];
     let Some(digest) = content.digest_for(member, settings, mail, period) else {
         return Ok(None);
@@ -277,12 +327,23 @@ pub fn preview(
 struct Content {
     events: Vec<Event>,
     news: Vec<Announcement>,
-    /// Newly approved, listed members: (member, their programmes).
-    joined: Vec<(Member, Vec<Uuid>)>,
+    /// Newly approved, listed members, most recent first.
+    joined: Vec<Newcomer>,
     /// The events each member of the batch has answered.
     answered: HashSet<(Uuid, Uuid)>,
     /// The programmes of each member of the batch.
     programs: HashMap<Uuid, Vec<Uuid>>,
+}
+
+/// A newly approved member, as every digest of a batch may name them.
+struct Newcomer {
+    id: Uuid,
+    approved_at: Option<DateTime<Utc>>,
+    programs: Vec<Uuid>,
+    /// Lowercased, to compare with each reader's.
+    university: Option<String>,
+    /// Their line, `yours` false.
+    line: PersonLine,
 }
 
 /// Where a member's window starts: their last digest, or their approval.
@@ -294,7 +355,12 @@ fn since(member: &Member, settings: &MemberSettings) -> DateTime<Utc> {
 }
 
 impl Content {
-    fn load(conn: &mut PgConnection, batch: &[(Member, MemberSettings)], now: DateTime<Utc>) -> QueryResult<Self> {
+    fn load(
+        conn: &mut PgConnection,
+        mail: &MailContext,
+        batch: &[(Member, MemberSettings)],
+        now: DateTime<Utc>,
+    ) -> QueryResult<Self> {
         let earliest = batch.iter().map(|(m, s)| since(m, s)).min().unwrap_or(now);
         let ids: Vec<Uuid> = batch.iter().map(|(m, _)| m.id).collect();
         let events: Vec<Event> = events::table
@@ -351,9 +417,25 @@ impl Content {
         }
         let joined = joined
             .into_iter()
-            .map(|m| {
-                let theirs = programs.get(&m.id).cloned().unwrap_or_default();
-                (m, theirs)
+            .map(|m| Newcomer {
+                programs: programs.get(&m.id).cloned().unwrap_or_default(),
+                university: m.university.as_deref().map(str::to_lowercase),
+                line: PersonLine {
+                    name: m.full_name.clone(),
+                    about: [
+                        m.university.clone(),
+                        m.country.clone(),
+                        m.graduation_year.map(|y| y.to_string()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                    link: mail.link(&format!("/members/{}", m.id)),
+                    yours: false,
+                },
+                id: m.id,
+                approved_at: m.approved_at,
             })
             .collect();
         Ok(Self {
@@ -407,44 +489,41 @@ impl Content {
         } else {
             Vec::new()
         };
-        let mut people: Vec<PersonLine> = if settings.takes_digest_topic("new_members") {
-            let mine = self.programs.get(&member.id).cloned().unwrap_or_default();
+        // The member's own cohort first, the most recent first within each;
+        // a long list ends with a count. Only the named are built: every
+        // member of a large association looks over the same newcomers.
+        let (mut people, mut others, mut newcomers) = (Vec::new(), Vec::new(), 0usize);
+        if settings.takes_digest_topic("new_members") {
+            let mine = self.programs.get(&member.id).map(Vec::as_slice).unwrap_or_default();
             let university = member.university.as_deref().map(str::to_lowercase);
-            self.joined
-                .iter()
-                .filter(|(m, _)| m.id != member.id && m.approved_at.is_some_and(|at| at > since))
-                .map(|(m, theirs)| {
-                    let same_university =
-                        university.is_some() && m.university.as_deref().map(str::to_lowercase) == university;
-                    let same_program = theirs.iter().any(|p| mine.contains(p));
-                    PersonLine {
-                        name: m.full_name.clone(),
-                        about: [
-                            m.university.clone(),
-                            m.country.clone(),
-                            m.graduation_year.map(|y| y.to_string()),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                        link: mail.link(&format!("/members/{}", m.id)),
-                        yours: same_university || same_program,
-                    }
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        if events.is_empty() && news.is_empty() && people.is_empty() {
+            for newcomer in &self.joined {
+                if newcomer.id == member.id || newcomer.approved_at.is_none_or(|at| at <= since) {
+                    continue;
+                }
+                newcomers += 1;
+                if people.len() == MAX_PEOPLE {
+                    continue;
+                }
+                let yours = (university.is_some() && newcomer.university == university)
+                    || newcomer.programs.iter().any(|p| mine.contains(p));
+                if yours {
+                    people.push(PersonLine {
+                        yours,
+                        ..newcomer.line.clone()
+                    });
+                } else if others.len() < MAX_PEOPLE {
+                    others.push(newcomer);
+                }
+            }
+        }
+        if events.is_empty() && news.is_empty() && newcomers == 0 {
             return None;
         }
-        // The member's own cohort first; a long list ends with a count.
-        people.sort_by_key(|p| !p.yours);
-        let more_people = people.len().saturating_sub(MAX_PEOPLE);
+        let room = MAX_PEOPLE - people.len();
+        people.extend(others.into_iter().take(room).map(|newcomer| newcomer.line.clone()));
+        let more_people = newcomers - people.len();
         // Past the newcomers looked at, the count is a floor.
         let more_at_least = self.joined.len() as i64 == MAX_JOINED;
-        people.truncate(MAX_PEOPLE);
         Some(Digest {
             name: member.full_name.clone(),
             period: period.label(),
@@ -456,5 +535,15 @@ impl Content {
             directory: mail.link("/members"),
             unsubscribe: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_looks_for_the_lock_runs_take() {
+        assert!(RUN_STATE.contains(&format!("classid = {RUNNING_LOCK} ")));
     }
 }

@@ -98,11 +98,8 @@ impl Sender {
             "mail sender started"
         );
         while !*shutdown.borrow() {
-            match self.send_batch_unless(Some(&shutdown)).await {
-                // A full batch: more may be due at once.
-                Ok(outcome) if outcome.claimed as i64 >= self.settings.batch_size => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "mail sender could not reach the database; will retry"),
+            if let Err(e) = self.send_while_full(Some(&shutdown), &mut |_| {}).await {
+                tracing::warn!(error = %e, "mail sender could not reach the database; will retry");
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
@@ -122,15 +119,52 @@ impl Sender {
     pub async fn drain(&self, mut progress: impl FnMut(&BatchOutcome)) -> Result<BatchOutcome, AppError> {
         let mut total = BatchOutcome::default();
         loop {
-            let outcome = self.send_batch().await?;
+            let outcome = self.send_while_full(None, &mut progress).await?;
             if outcome.claimed == 0 {
                 return Ok(total);
             }
-            total.claimed += outcome.claimed;
-            total.sent += outcome.sent;
-            total.retrying += outcome.retrying;
-            total.failed += outcome.failed;
+            total.add(&outcome);
+        }
+    }
+
+    /// Sends batch after batch while they come full (more is due at once),
+    /// claiming the next batch while the current one is on the wire, so the
+    /// SMTP connections never wait for the database; `progress` hears each.
+    async fn send_while_full(
+        &self,
+        stop: Option<&watch::Receiver<bool>>,
+        progress: &mut impl FnMut(&BatchOutcome),
+    ) -> Result<BatchOutcome, AppError> {
+        let stopping = || stop.is_some_and(|stop| *stop.borrow());
+        let mut total = BatchOutcome::default();
+        let mut batch = self.claim().await?;
+        loop {
+            let full = batch.rows.len() as i64 >= self.settings.batch_size;
+            let next = async {
+                match full && !stopping() {
+                    true => Some(self.claim().await),
+                    false => None,
+                }
+            };
+            let (outcome, next) = futures_util::join!(self.send_claimed(batch, stop), next);
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    // The next batch goes back at once, not at its lease's end.
+                    if let Some(Ok(next)) = next {
+                        let ids = next.rows.iter().map(|row| row.id).collect();
+                        let _ = self.put_back(next.token, ids).await;
+                    }
+                    return Err(e);
+                }
+            };
+            total.add(&outcome);
             progress(&outcome);
+            match next {
+                // After a stop, the claimed batch is put back by sending it.
+                Some(next) => batch = next?,
+                None => return Ok(total),
+            }
         }
     }
 
@@ -142,12 +176,12 @@ impl Sender {
     /// when as many sends in a row have failed as run at once (the server is
     /// down: no need to wait out a timeout per message).
     pub async fn send_batch(&self) -> Result<BatchOutcome, AppError> {
-        self.send_batch_unless(None).await
+        let batch = self.claim().await?;
+        self.send_claimed(batch, None).await
     }
 
-    /// [`Sender::send_batch`], which also stops early once `stop` turns true
-    /// (at shutdown), so the process need not wait for a whole batch.
-    async fn send_batch_unless(&self, stop: Option<&watch::Receiver<bool>>) -> Result<BatchOutcome, AppError> {
+    /// Claims the due rows of one batch, under a new lease.
+    async fn claim(&self) -> Result<Claimed, AppError> {
         let token = Uuid::new_v4();
         let settings = &self.settings;
         let (limit, lease, max_attempts) = (settings.batch_size, settings.lease, settings.max_attempts);
@@ -156,9 +190,36 @@ impl Sender {
             outbox::claim_due(conn, token, limit, lease, max_attempts)
         })
         .await?;
+        Ok(Claimed {
+            token,
+            rows,
+            claimed_at,
+        })
+    }
+
+    /// Puts claimed rows back in the queue, due at once, as not attempted.
+    async fn put_back(&self, token: Uuid, ids: Vec<Uuid>) -> Result<usize, AppError> {
+        db::run(&self.pool, move |conn| outbox::release(conn, token, &ids, Utc::now())).await
+    }
+
+    /// Sends a claimed batch and records what happened; stops early once
+    /// `stop` turns true (at shutdown), so the process need not wait for a
+    /// whole batch.
+    async fn send_claimed(
+        &self,
+        batch: Claimed,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<BatchOutcome, AppError> {
+        let Claimed {
+            token,
+            rows,
+            claimed_at,
+        } = batch;
         if rows.is_empty() {
             return Ok(BatchOutcome::default());
         }
+        let settings = &self.settings;
+        let lease = settings.lease;
         // No send may start later than this: a whole send (bounded by the SMTP
         // timeouts) then ends before the lease does.
         let whole_send = settings.smtp_timeout * SmtpClient::TIMEOUTS_PER_SEND;
@@ -196,6 +257,9 @@ impl Sender {
         let mut outcome = BatchOutcome::default();
         let mut record = BatchRecord::default();
         let mut last_write = Instant::now();
+        // Deliveries written as the batch goes, one write at a time, beside
+        // the sends rather than between them.
+        let mut writing: Option<SentWrite> = None;
         while let Some((row, attempt)) = attempts.next().await {
             outcome.claimed += 1;
             match attempt {
@@ -223,21 +287,22 @@ impl Sender {
             // Delivered messages are written as the batch goes, not only at
             // its end: a crash then re-sends at most a second's worth.
             if record.sent.len() >= 250 || (!record.sent.is_empty() && last_write.elapsed() > Duration::from_secs(1)) {
-                let sent = std::mem::take(&mut record.sent);
-                self.record(
-                    token,
-                    BatchRecord {
-                        sent,
-                        ..Default::default()
-                    },
-                    Utc::now(),
-                    lease_end,
-                )
-                .await?;
+                if let Some(previous) = writing.take() {
+                    // One that did not go in is written with the rest, with retries.
+                    if let Err(unwritten) = previous.finish().await {
+                        record.sent.extend(unwritten);
+                    }
+                }
+                writing = Some(SentWrite::start(&self.pool, token, std::mem::take(&mut record.sent)));
                 last_write = Instant::now();
             }
         }
         drop(attempts);
+        if let Some(previous) = writing.take() {
+            if let Err(unwritten) = previous.finish().await {
+                record.sent.extend(unwritten);
+            }
+        }
 
         // Rows put back because the server looks down wait like a retry;
         // rows put back at shutdown or at the lease's end are due at once.
@@ -302,6 +367,53 @@ impl Sender {
                 }
                 Err(e) => return Err(e),
             }
+        }
+    }
+}
+
+/// Rows claimed under one lease, not yet sent.
+struct Claimed {
+    token: Uuid,
+    rows: Vec<outbox::OutboxMessage>,
+    claimed_at: Instant,
+}
+
+impl BatchOutcome {
+    fn add(&mut self, other: &BatchOutcome) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.retrying += other.retrying;
+        self.failed += other.failed;
+    }
+}
+
+/// A write of delivered rows, running on a blocking thread from the moment
+/// it starts (not only when awaited).
+struct SentWrite {
+    ids: Arc<Vec<Uuid>>,
+    running: tokio::task::JoinHandle<Result<usize, AppError>>,
+}
+
+impl SentWrite {
+    fn start(pool: &DbPool, token: Uuid, ids: Vec<Uuid>) -> Self {
+        let ids = Arc::new(ids);
+        let (pool, written) = (pool.clone(), ids.clone());
+        let running = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            Ok(outbox::mark_sent(&mut conn, token, &written)?)
+        });
+        Self { ids, running }
+    }
+
+    /// Waits for the write; on failure, gives back the rows it was writing.
+    async fn finish(self) -> Result<(), Vec<Uuid>> {
+        match self.running.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not record sent mail; trying again with the batch");
+                Err(self.ids.to_vec())
+            }
+            Err(_) => Err(self.ids.to_vec()),
         }
     }
 }

@@ -558,3 +558,131 @@ async fn the_board_runs_and_previews_digests_on_its_page() {
         .await;
     assert_eq!(member.get("/admin/digests").await.status(), 403);
 }
+
+/// `karvan digest run` is killed (SIGKILL, a transaction open) while its
+/// second batch waits on a lock, then run again: every member who takes the
+/// digest has exactly one, and the board sees the first run as stopped.
+#[tokio::test]
+async fn a_run_killed_halfway_and_run_again_queues_exactly_one_digest_for_every_member() {
+    use karvan::db::schema::{email_outbox, member_settings, members};
+
+    let app = crate::helpers::spawn_app().await;
+    let mut conn = app.conn();
+    // More members than one batch (500): the kill comes between batches.
+    karvan::seed::seed(&mut conn, 620, "not a real hash", 7, false, &mut |_| {}).unwrap();
+    diesel::sql_query("UPDATE members SET approved_at = now() - interval '7 days'")
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query(
+        "INSERT INTO announcements (title, body_md, body_html, published_at) \
+         VALUES ('Gala', 'Tickets on sale.', '<p>Tickets on sale.</p>', now() - interval '1 hour')",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let takers: Vec<(uuid::Uuid, String)> = members::table
+        .inner_join(member_settings::table)
+        .filter(members::status.eq("active"))
+        .filter(member_settings::digest_frequency.eq("weekly"))
+        .order(members::id.asc())
+        .select((members::id, members::email))
+        .load(&mut conn)
+        .unwrap();
+    assert!(takers.len() > 600, "{}", takers.len());
+
+    // A member of the second batch is locked: the run stops there, its
+    // first batch committed and its second half done.
+    let mut blocker = diesel::PgConnection::establish(&app.db_url).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut blocker).unwrap();
+    diesel::sql_query("SELECT 1 FROM member_settings WHERE member_id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(takers[550].0)
+        .execute(&mut blocker)
+        .unwrap();
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let digest_run = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_karvan"));
+        command
+            .args(["digest", "run", "--period", "2026-W50", "--no-send"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &app.db_url)
+            .env("KARVAN_DATA_DIR", data_dir.path())
+            .env("KARVAN_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
+            .env("KARVAN_DIGEST_SCHEDULE", "off")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let queued = |conn: &mut diesel::PgConnection| -> i64 {
+        email_outbox::table
+            .filter(email_outbox::kind.eq("digest"))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    };
+    let waiting = |conn: &mut diesel::PgConnection| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock')",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    let mut first = digest_run().spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while waiting(&mut conn) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never reached the locked member"
+        );
+        assert!(first.try_wait().unwrap().is_none(), "the run ended early");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(queued(&mut conn), 500, "the first batch is in");
+    let runs = karvan::digest::run::recent_runs(&mut conn, 5).unwrap();
+    assert_eq!((runs[0].state.as_str(), runs[0].queued), ("running", 500));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    diesel::sql_query("ROLLBACK").execute(&mut blocker).unwrap();
+    // The killed run's open transaction is rolled back with its session.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while karvan::digest::run::recent_runs(&mut conn, 5).unwrap()[0].state == "running" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed run still holds its lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(queued(&mut conn), 500, "nothing of the killed batch is in");
+    let runs = karvan::digest::run::recent_runs(&mut conn, 5).unwrap();
+    assert_eq!((runs[0].state.as_str(), runs[0].considered), ("stopped", 500));
+
+    // Run again: it goes on where the first stopped; a third finds nothing.
+    for _ in 0..2 {
+        let output = digest_run().output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    // "Name <address>": the address.
+    let mut got: Vec<String> = email_outbox::table
+        .filter(email_outbox::kind.eq("digest"))
+        .select(email_outbox::to_address)
+        .load::<String>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|to| to.rsplit('<').next().unwrap().trim_end_matches('>').to_string())
+        .collect();
+    got.sort();
+    let mut expected: Vec<String> = takers.into_iter().map(|(_, email)| email).collect();
+    expected.sort();
+    assert_eq!(got, expected, "every member who takes the digest has one, none twice");
+    let runs = karvan::digest::run::recent_runs(&mut conn, 5).unwrap();
+    let states: Vec<(&str, i32)> = runs.iter().map(|r| (r.state.as_str(), r.queued)).collect();
+    assert_eq!(
+        states,
+        [
+            ("finished", 0),
+            ("finished", expected.len() as i32 - 500),
+            ("stopped", 500)
+        ]
+    );
+}
