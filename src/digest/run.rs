@@ -210,6 +210,12 @@ fn run_locked(
             None => break,
         }
     }
+    if !options.dry_run && considered > 1000 {
+        // The queue just grew by as many rows: the sender's next claims are
+        // planned on fresh statistics (read in order off the due index), not
+        // on those of a near-empty table (every due row collected and sorted).
+        diesel::sql_query("ANALYZE email_outbox").execute(conn)?;
+    }
     Ok(diesel::update(digest_runs::table.find(run_id))
         .set(digest_runs::finished_at.eq(diesel::dsl::now))
         .returning(DigestRun::as_returning())

@@ -134,24 +134,41 @@ pub fn claim_due(
         )
         .bind::<Integer, _>(max_attempts)
         .execute(conn)?;
-        diesel::sql_query(
-            "UPDATE email_outbox SET status = 'sending', claim_token = $1, \
-               lease_expires_at = now() + make_interval(secs => $2), attempts = attempts + 1, updated_at = now() \
-             WHERE id IN ( \
-               SELECT id FROM email_outbox \
-               WHERE (status = 'pending' AND next_attempt_at <= now()) \
-                  OR (status = 'sending' AND lease_expires_at < now()) \
-               ORDER BY next_attempt_at \
-               LIMIT $3 \
-               FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
-        )
+        // Rows whose sender's lease ran out first, then those due, each read
+        // in order off its own partial index. (One query with an OR of the
+        // two had PostgreSQL collect and sort every due row for each batch:
+        // 100 ms a claim with 100,000 queued.)
+        let mut claimed: Vec<OutboxMessage> = diesel::sql_query(CLAIM.replace(
+            "{rows}",
+            "status = 'sending' AND lease_expires_at < now() ORDER BY lease_expires_at",
+        ))
         .bind::<SqlUuid, _>(claim_token)
         .bind::<Double, _>(lease.as_secs_f64())
         .bind::<BigInt, _>(limit)
-        .load(conn)
+        .load(conn)?;
+        let room = limit - claimed.len() as i64;
+        if room > 0 {
+            claimed.extend(
+                diesel::sql_query(CLAIM.replace(
+                    "{rows}",
+                    "status = 'pending' AND next_attempt_at <= now() ORDER BY next_attempt_at",
+                ))
+                .bind::<SqlUuid, _>(claim_token)
+                .bind::<Double, _>(lease.as_secs_f64())
+                .bind::<BigInt, _>(room)
+                .load::<OutboxMessage>(conn)?,
+            );
+        }
+        Ok(claimed)
     })
 }
+
+/// Claims up to `$3` rows of `{rows}` (a condition and an order) for the
+/// token `$1`, under a lease of `$2` seconds.
+const CLAIM: &str = "UPDATE email_outbox SET status = 'sending', claim_token = $1, \
+       lease_expires_at = now() + make_interval(secs => $2), attempts = attempts + 1, updated_at = now() \
+     WHERE id IN (SELECT id FROM email_outbox WHERE {rows} LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     RETURNING *";
 
 /// Records delivery of the batch's `ids`. A row whose lease another worker
 /// took over is left to that worker.
