@@ -178,12 +178,31 @@ pub fn member_for_calendar(conn: &mut PgConnection, token: &str) -> QueryResult<
         .optional()
 }
 
-/// Takes `topic`'s mail (`on`) or stops it, from an unsubscribe link; the
-/// digest comes back weekly.
-pub fn set_topic(conn: &mut PgConnection, member: Uuid, topic: Topic, on: bool) -> QueryResult<()> {
+/// A member's choice from an unsubscribe link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkChoice {
+    Stop,
+    /// Take the topic again; the digest at this rhythm (`weekly` or
+    /// `monthly`).
+    Take {
+        rhythm: &'static str,
+    },
+}
+
+/// Applies `choice` to `topic`'s mail; answers the digest's rhythm before
+/// the change (so the page can offer it back).
+pub fn set_topic(conn: &mut PgConnection, member: Uuid, topic: Topic, choice: LinkChoice) -> QueryResult<String> {
+    let before = load(conn, member)?.digest_frequency;
+    let on = matches!(choice, LinkChoice::Take { .. });
     let changes = match topic {
         Topic::Digest => SettingsChanges {
-            digest_frequency: Some(if on { "weekly" } else { "off" }.to_string()),
+            digest_frequency: Some(
+                match choice {
+                    LinkChoice::Stop => "off",
+                    LinkChoice::Take { rhythm } => rhythm,
+                }
+                .to_string(),
+            ),
             ..SettingsChanges::default()
         },
         Topic::Events => SettingsChanges {
@@ -195,5 +214,6 @@ pub fn set_topic(conn: &mut PgConnection, member: Uuid, topic: Topic, on: bool) 
             ..SettingsChanges::default()
         },
     };
-    apply(conn, member, &changes)
+    apply(conn, member, &changes)?;
+    Ok(before)
 }

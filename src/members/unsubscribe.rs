@@ -14,7 +14,7 @@ use crate::email::unsubscribe::Topic;
 use crate::email::MailContext;
 use crate::error::AppError;
 use crate::members::settings;
-use crate::pages::{render, render_with_status, Layout};
+use crate::pages::{render, Layout};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/unsubscribe").get(ask).post(unsubscribe))
@@ -33,6 +33,12 @@ struct OneClick {
     list_unsubscribe: Option<String>,
 }
 
+/// The undo form: for the digest, the rhythm to take it at again.
+#[derive(Deserialize)]
+struct Undo {
+    frequency: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "pages/unsubscribe.html")]
 struct UnsubscribePage {
@@ -41,6 +47,27 @@ struct UnsubscribePage {
     topic: &'static str,
     /// `ask`, `done` or `undone`.
     state: &'static str,
+    /// The digest: its rhythm before the link stopped it (offered back
+    /// first), or the one taken again. `None` for other topics.
+    rhythm: Option<&'static str>,
+}
+
+impl UnsubscribePage {
+    /// The digest's rhythm the page offers besides the one it had.
+    fn other_rhythm(&self) -> &'static str {
+        match self.rhythm {
+            Some("weekly") => "monthly",
+            _ => "weekly",
+        }
+    }
+}
+
+/// The rhythms the undo form offers, as stored.
+fn rhythm(text: &str) -> &'static str {
+    match text {
+        "monthly" => "monthly",
+        _ => "weekly",
+    }
 }
 
 fn verify(mail: &MailContext, token: &str) -> Result<(uuid::Uuid, Topic), AppError> {
@@ -55,12 +82,19 @@ fn verify(mail: &MailContext, token: &str) -> Result<(uuid::Uuid, Topic), AppErr
         })
 }
 
-fn show(page: &Page, token: &str, topic: Topic, state: &'static str) -> Result<HttpResponse, AppError> {
+fn show(
+    page: &Page,
+    token: &str,
+    topic: Topic,
+    state: &'static str,
+    rhythm: Option<&'static str>,
+) -> Result<HttpResponse, AppError> {
     render(&UnsubscribePage {
-        layout: page.layout("Unsubscribe"),
+        layout: page.layout(if state == "done" { "Unsubscribed" } else { "Unsubscribe" }),
         token: token.to_string(),
         topic: topic.label(),
         state,
+        rhythm: rhythm.filter(|_| topic == Topic::Digest),
     })
 }
 
@@ -70,7 +104,7 @@ async fn ask(
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
     let (_, topic) = verify(&mail, &query.token)?;
-    show(&page, &query.token, topic, "ask")
+    show(&page, &query.token, topic, "ask", None)
 }
 
 async fn unsubscribe(
@@ -81,31 +115,32 @@ async fn unsubscribe(
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
     let (member, topic) = verify(&mail, &query.token)?;
-    db::run(&pool, move |conn| settings::set_topic(conn, member, topic, false)).await?;
+    let before = db::run(&pool, move |conn| {
+        settings::set_topic(conn, member, topic, settings::LinkChoice::Stop)
+    })
+    .await?;
     let one_click = form.and_then(|f| f.into_inner().list_unsubscribe).as_deref() == Some("One-Click");
     if one_click {
         return Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("Unsubscribed.\n"));
     }
-    render_with_status(
-        actix_web::http::StatusCode::OK,
-        &UnsubscribePage {
-            layout: page.layout("Unsubscribed"),
-            token: query.token.clone(),
-            topic: topic.label(),
-            state: "done",
-        },
-    )
+    show(&page, &query.token, topic, "done", Some(rhythm(&before)))
 }
 
 async fn resubscribe(
     page: Page,
     query: web::Query<TokenQuery>,
+    form: Option<web::Form<Undo>>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
     let (member, topic) = verify(&mail, &query.token)?;
-    db::run(&pool, move |conn| settings::set_topic(conn, member, topic, true)).await?;
-    show(&page, &query.token, topic, "undone")
+    let asked = form.and_then(|f| f.into_inner().frequency).unwrap_or_default();
+    let again = rhythm(&asked);
+    db::run(&pool, move |conn| {
+        settings::set_topic(conn, member, topic, settings::LinkChoice::Take { rhythm: again })
+    })
+    .await?;
+    show(&page, &query.token, topic, "undone", Some(again))
 }

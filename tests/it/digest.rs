@@ -212,6 +212,45 @@ async fn each_member_who_takes_it_gets_one_digest_per_period_whatever_runs_twice
     };
     assert_eq!(frequency, "off");
 
+    // Through the page, a monthly reader who stops the digest is offered
+    // it back at their own rhythm, or the other one.
+    let monthly = sent.iter().find(|m| m.to == ["monthly@example.org"]).unwrap();
+    let link = monthly.header("List-Unsubscribe").unwrap();
+    let link = link.trim_start_matches('<').trim_end_matches('>');
+    let path = &link[link.find("/unsubscribe").unwrap()..];
+    let page = reqwest::Client::new()
+        .post(format!("{}{path}", alumni.app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("send it monthly again") && html.contains(r#"value="weekly""#),
+        "{html}"
+    );
+    let rhythm = || {
+        use karvan::db::schema::{member_settings, members};
+        members::table
+            .inner_join(member_settings::table)
+            .filter(members::email.eq("monthly@example.org"))
+            .select(member_settings::digest_frequency)
+            .first::<String>(&mut alumni.app.conn())
+            .unwrap()
+    };
+    assert_eq!(rhythm(), "off");
+    let undo = path.replacen("/unsubscribe", "/unsubscribe/undo", 1);
+    for (asked, taken) in [("monthly", "monthly"), ("weekly", "weekly"), ("hourly", "weekly")] {
+        let undone = reqwest::Client::new()
+            .post(format!("{}{undo}", alumni.app.address))
+            .form(&[("frequency", asked)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(undone.status(), 200);
+        assert_eq!(rhythm(), taken, "asked {asked}");
+    }
+
     // The runs are recorded, and the board sees them.
     let runs = alumni.get("/api/v1/admin/digests", Some(&alumni.admin)).await;
     assert_eq!(runs["items"].as_array().unwrap().len(), 7);
