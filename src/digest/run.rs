@@ -124,7 +124,9 @@ const RUN_STATE: &str = concat!(
     "CASE WHEN digest_runs.finished_at IS NOT NULL THEN 'finished' WHEN ",
     // classid is RUNNING_LOCK; the two-key form has objsubid 2.
     "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 1262768689 ",
-    "AND objid = (digest_runs.id % 2147483647)::int4::oid AND objsubid = 2 AND granted) ",
+    "AND objid = (digest_runs.id % 2147483647)::int4::oid AND objsubid = 2 AND granted ",
+    // Advisory locks of every database on the server are listed.
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) ",
     "THEN 'running' ELSE 'stopped' END"
 );
 
@@ -210,16 +212,20 @@ fn run_locked(
             None => break,
         }
     }
-    if !options.dry_run && considered > 1000 {
+    let finished = diesel::update(digest_runs::table.find(run_id))
+        .set(digest_runs::finished_at.eq(diesel::dsl::now))
+        .returning(DigestRun::as_returning())
+        .get_result(conn)?;
+    if finished.queued > 1000 {
         // The queue just grew by as many rows: the sender's next claims are
         // planned on fresh statistics (read in order off the due index), not
         // on those of a near-empty table (every due row collected and sorted).
-        diesel::sql_query("ANALYZE email_outbox").execute(conn)?;
+        // Autovacuum would see to it later: a failure here fails nothing.
+        if let Err(e) = diesel::sql_query("ANALYZE email_outbox").execute(conn) {
+            tracing::warn!(error = %e, "could not analyze the outbox after the digest run");
+        }
     }
-    Ok(diesel::update(digest_runs::table.find(run_id))
-        .set(digest_runs::finished_at.eq(diesel::dsl::now))
-        .returning(DigestRun::as_returning())
-        .get_result(conn)?)
+    Ok(finished)
 }
 
 /// One batch of members after `after` (by id): how many were considered,
@@ -551,5 +557,9 @@ mod tests {
     #[test]
     fn the_state_looks_for_the_lock_runs_take() {
         assert!(RUN_STATE.contains(&format!("classid = {RUNNING_LOCK} ")));
+        assert!(
+            RUN_STATE.contains("datname = current_database()"),
+            "this database's runs only"
+        );
     }
 }

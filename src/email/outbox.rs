@@ -170,6 +170,24 @@ const CLAIM: &str = "UPDATE email_outbox SET status = 'sending', claim_token = $
      WHERE id IN (SELECT id FROM email_outbox WHERE {rows} LIMIT $3 FOR UPDATE SKIP LOCKED) \
      RETURNING *";
 
+/// Extends the lease of the rows `claim_token` still holds; answers their ids.
+pub fn renew_lease(conn: &mut PgConnection, claim_token: Uuid, lease: Duration) -> QueryResult<Vec<Uuid>> {
+    use diesel::sql_types::Uuid as SqlUuid;
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let held: Vec<Held> = diesel::sql_query(
+        "UPDATE email_outbox SET lease_expires_at = now() + make_interval(secs => $2), updated_at = now() \
+         WHERE claim_token = $1 AND status = 'sending' RETURNING id",
+    )
+    .bind::<SqlUuid, _>(claim_token)
+    .bind::<Double, _>(lease.as_secs_f64())
+    .load(conn)?;
+    Ok(held.into_iter().map(|row| row.id).collect())
+}
+
 /// Records delivery of the batch's `ids`. A row whose lease another worker
 /// took over is left to that worker.
 pub fn mark_sent(conn: &mut PgConnection, claim_token: Uuid, ids: &[Uuid]) -> QueryResult<usize> {

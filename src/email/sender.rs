@@ -138,7 +138,7 @@ impl Sender {
         let stopping = || stop.is_some_and(|stop| *stop.borrow());
         let mut total = BatchOutcome::default();
         let mut batch = self.claim().await?;
-        loop {
+        while !batch.rows.is_empty() {
             let full = batch.rows.len() as i64 >= self.settings.batch_size;
             let next = async {
                 match full && !stopping() {
@@ -153,7 +153,9 @@ impl Sender {
                     // The next batch goes back at once, not at its lease's end.
                     if let Some(Ok(next)) = next {
                         let ids = next.rows.iter().map(|row| row.id).collect();
-                        let _ = self.put_back(next.token, ids).await;
+                        if let Err(e) = self.put_back(next.token, ids).await {
+                            tracing::warn!(error = %e, "could not put back a claimed batch: it is sent when its lease ends");
+                        }
                     }
                     return Err(e);
                 }
@@ -162,10 +164,11 @@ impl Sender {
             progress(&outcome);
             match next {
                 // After a stop, the claimed batch is put back by sending it.
-                Some(next) => batch = next?,
-                None => return Ok(total),
+                Some(next) => batch = self.renewed(next?).await,
+                None => break,
             }
         }
+        Ok(total)
     }
 
     /// Claims one batch, sends it, records what happened.
@@ -195,6 +198,32 @@ impl Sender {
             rows,
             claimed_at,
         })
+    }
+
+    /// A batch claimed ahead, its lease renewed if it waited for the one
+    /// before (its time to start sends was running out meanwhile). Rows
+    /// another sender took over after the lease ran out are left to it.
+    async fn renewed(&self, batch: Claimed) -> Claimed {
+        if batch.rows.is_empty() || batch.claimed_at.elapsed() < Duration::from_secs(1) {
+            return batch;
+        }
+        let (token, lease) = (batch.token, self.settings.lease);
+        let renewed_at = Instant::now();
+        match db::run(&self.pool, move |conn| outbox::renew_lease(conn, token, lease)).await {
+            Ok(kept) => {
+                let kept: std::collections::HashSet<Uuid> = kept.into_iter().collect();
+                Claimed {
+                    token,
+                    rows: batch.rows.into_iter().filter(|row| kept.contains(&row.id)).collect(),
+                    claimed_at: renewed_at,
+                }
+            }
+            // Still safe on the old lease: no send starts too late for it.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not renew the lease of a batch claimed ahead");
+                batch
+            }
+        }
     }
 
     /// Puts claimed rows back in the queue, due at once, as not attempted.
@@ -408,12 +437,24 @@ impl SentWrite {
     /// Waits for the write; on failure, gives back the rows it was writing.
     async fn finish(self) -> Result<(), Vec<Uuid>> {
         match self.running.await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(marked)) => {
+                if marked < self.ids.len() {
+                    tracing::warn!(
+                        expected = self.ids.len(),
+                        marked,
+                        "some delivered messages had been taken over by another sender: they may arrive twice"
+                    );
+                }
+                Ok(())
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "could not record sent mail; trying again with the batch");
                 Err(self.ids.to_vec())
             }
-            Err(_) => Err(self.ids.to_vec()),
+            Err(e) => {
+                tracing::warn!(error = %e, "the write of sent mail stopped; trying again with the batch");
+                Err(self.ids.to_vec())
+            }
         }
     }
 }

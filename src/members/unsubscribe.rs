@@ -125,7 +125,9 @@ async fn unsubscribe(
             .content_type("text/plain; charset=utf-8")
             .body("Unsubscribed.\n"));
     }
-    show(&page, &query.token, topic, "done", Some(rhythm(&before)))
+    // Already off (the mail client's one-click went first): no rhythm to give back.
+    let before = (before != "off").then(|| rhythm(&before));
+    show(&page, &query.token, topic, "done", before)
 }
 
 async fn resubscribe(

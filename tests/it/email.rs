@@ -465,6 +465,56 @@ async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untr
     crate::helpers::drop_test_database(&name);
 }
 
+/// The sender claims a batch while the one before is on the wire; when the
+/// server is slow, that batch waits, and its lease is renewed before its
+/// sends begin, so none of it is put back for want of time.
+#[tokio::test]
+async fn a_batch_claimed_ahead_of_a_slow_server_gets_its_lease_renewed_and_is_sent_whole() {
+    use karvan::email::sender::Sender;
+    use karvan::email::transport::Transport;
+
+    let smtp = TestSmtp::start();
+    // Four answers a message, 100 ms each: a batch of 10 takes over 4 s, while
+    // a lease of 12 s leaves 6.4 s to start sends (12 s less 14 timeouts).
+    let relay = TcpRelay::start(smtp.port, RelayMode::Slow(Duration::from_millis(100)));
+    let (name, url) = crate::helpers::create_test_database();
+    let mut vars = std::collections::HashMap::new();
+    fast_mail(&mut vars, Some(&relay.url()));
+    vars.insert("DATABASE_URL".to_string(), url.clone());
+    vars.insert(
+        "KARVAN_JWT_SECRET".to_string(),
+        crate::helpers::TEST_JWT_SECRET.to_string(),
+    );
+    vars.insert("KARVAN_SMTP_CONCURRENCY".to_string(), "1".to_string());
+    vars.insert("KARVAN_MAIL_BATCH".to_string(), "10".to_string());
+    let settings = crate::helpers::settings_from(&vars);
+    let pool = karvan::db::build_pool(&secrecy::SecretString::from(url.clone()), 2, Duration::from_secs(5));
+    let mut conn = PgConnection::establish(&url).unwrap();
+    for n in 0..20 {
+        outbox::queue(
+            &mut conn,
+            &plain_email(&format!("m{n}@example.org"), &format!("slow:{n}")),
+        )
+        .unwrap();
+    }
+    let sender = Sender::new(
+        pool,
+        Transport::from_settings(&settings).unwrap(),
+        settings.mail.clone(),
+        settings.mail_from.clone(),
+        karvan::metrics::Metrics::new().mail.clone(),
+    )
+    .unwrap();
+
+    let mut batches = Vec::new();
+    let total = sender.drain(|batch| batches.push(*batch)).await.unwrap();
+    assert_eq!((total.sent, total.retrying, total.failed), (20, 0, 0), "{batches:?}");
+    assert_eq!(batches.len(), 2, "two whole batches: {batches:?}");
+    assert_eq!(smtp.received().len(), 20);
+    drop(conn);
+    crate::helpers::drop_test_database(&name);
+}
+
 #[tokio::test]
 async fn with_a_dkim_key_every_message_is_signed_and_bulk_signatures_cover_unsubscribe() {
     use base64::Engine as _;

@@ -185,6 +185,9 @@ pub enum RelayMode {
     Drop,
     /// Accept, then say nothing: a server that does not answer.
     Silent,
+    /// Pass it through, each of the server's answers this much late: a
+    /// slow server far away.
+    Slow(Duration),
 }
 
 /// A TCP relay to a port, whose behaviour the test switches.
@@ -207,15 +210,19 @@ impl TcpRelay {
                 match *mode_in.lock().unwrap() {
                     RelayMode::Drop => drop(client),
                     RelayMode::Silent => open_in.lock().unwrap().push(client),
-                    RelayMode::Forward => {
+                    mode @ (RelayMode::Forward | RelayMode::Slow(_)) => {
                         let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)) else {
                             continue;
                         };
                         let mut open = open_in.lock().unwrap();
                         open.push(client.try_clone().unwrap());
                         open.push(server.try_clone().unwrap());
-                        pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                        pipe(server, client);
+                        pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), Duration::ZERO);
+                        let late = match mode {
+                            RelayMode::Slow(late) => late,
+                            _ => Duration::ZERO,
+                        };
+                        pipe(server, client, late);
                     }
                 }
             }
@@ -239,13 +246,14 @@ impl TcpRelay {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, late: Duration) {
     std::thread::spawn(move || {
         let mut buffer = [0u8; 16 * 1024];
         loop {
             match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    std::thread::sleep(late);
                     if to.write_all(&buffer[..n]).is_err() {
                         break;
                     }
