@@ -2,6 +2,7 @@
 //! embedded default cluster, and the migrations.
 
 pub mod embedded;
+pub mod prepared;
 pub mod schema;
 
 use std::time::Duration;

@@ -6,11 +6,11 @@
 use chrono::NaiveDate;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as SqlUuid};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::db::prepared::PreparedSql;
 use crate::members::privacy::Audience;
 use crate::programs::store::records_of;
 
@@ -139,17 +139,17 @@ struct Count {
     total: i64,
 }
 
-/// A SQL text with numbered parameters, bound as they are written.
+/// A SQL text with numbered parameters, bound as they are written. The
+/// text names no value, so each shape of search is one statement that every
+/// connection prepares once.
 struct Sql<'f> {
-    query: BoxedSqlQuery<'f, Pg, SqlQuery>,
-    next: usize,
+    query: PreparedSql<'f>,
 }
 
 impl<'f> Sql<'f> {
     fn new(text: &str) -> Self {
         Self {
-            query: diesel::sql_query(text).into_boxed(),
-            next: 1,
+            query: PreparedSql::new(text),
         }
     }
 
@@ -165,8 +165,7 @@ impl<'f> Sql<'f> {
         V: diesel::serialize::ToSql<T, Pg> + Send + 'f,
         T: Send + 'f,
     {
-        self.query = self.query.sql(format!("${}", self.next)).bind::<T, V>(value);
-        self.next += 1;
+        self.query = self.query.bind::<T, V>(value);
         self
     }
 }
