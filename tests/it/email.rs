@@ -399,42 +399,58 @@ async fn wait_until(condition: impl Fn() -> bool) {
     panic!("the condition never held");
 }
 
-#[tokio::test]
-async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untried() {
-    use karvan::email::sender::Sender;
-    use karvan::email::transport::Transport;
-
-    let smtp = TestSmtp::start();
-    let relay = TcpRelay::start(smtp.port, RelayMode::Silent);
+/// A sender on a database of its own holding `count` queued messages
+/// (keys `<label>:<n>`), sending to `smtp_url` with the fast test settings
+/// and `settings`; the database's name, to drop it.
+fn queued_for(
+    smtp_url: &str,
+    settings: &[(&str, &str)],
+    count: usize,
+    label: &str,
+) -> (karvan::email::sender::Sender, PgConnection, String) {
     let (name, url) = crate::helpers::create_test_database();
     let mut vars = std::collections::HashMap::new();
-    fast_mail(&mut vars, Some(&relay.url()));
+    fast_mail(&mut vars, Some(smtp_url));
     vars.insert("DATABASE_URL".to_string(), url.clone());
     vars.insert(
         "KARVAN_JWT_SECRET".to_string(),
         crate::helpers::TEST_JWT_SECRET.to_string(),
     );
-    vars.insert("KARVAN_SMTP_CONCURRENCY".to_string(), "2".to_string());
-    // A lease long enough that only the failures in a row can stop the batch.
-    vars.insert("KARVAN_MAIL_LEASE_MS".to_string(), "600000".to_string());
+    for (key, value) in settings {
+        vars.insert(key.to_string(), value.to_string());
+    }
     let settings = crate::helpers::settings_from(&vars);
     let pool = karvan::db::build_pool(&secrecy::SecretString::from(url.clone()), 2, Duration::from_secs(5));
     let mut conn = PgConnection::establish(&url).unwrap();
-    for n in 0..10 {
+    for n in 0..count {
         outbox::queue(
             &mut conn,
-            &plain_email(&format!("m{n}@example.org"), &format!("down:{n}")),
+            &plain_email(&format!("m{n}@example.org"), &format!("{label}:{n}")),
         )
         .unwrap();
     }
-    let sender = Sender::new(
+    let sender = karvan::email::sender::Sender::new(
         pool,
-        Transport::from_settings(&settings).unwrap(),
+        karvan::email::transport::Transport::from_settings(&settings).unwrap(),
         settings.mail.clone(),
         settings.mail_from.clone(),
         karvan::metrics::Metrics::new().mail.clone(),
     )
     .unwrap();
+    (sender, conn, name)
+}
+
+#[tokio::test]
+async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untried() {
+    let smtp = TestSmtp::start();
+    let relay = TcpRelay::start(smtp.port, RelayMode::Silent);
+    // A lease long enough that only the failures in a row can stop the batch.
+    let (sender, mut conn, name) = queued_for(
+        &relay.url(),
+        &[("KARVAN_SMTP_CONCURRENCY", "2"), ("KARVAN_MAIL_LEASE_MS", "600000")],
+        10,
+        "down",
+    );
 
     let outcome = sender.send_batch().await.unwrap();
     assert_eq!(
@@ -470,41 +486,16 @@ async fn a_batch_stops_early_when_the_server_is_down_and_puts_the_rest_back_untr
 /// sends begin, so none of it is put back for want of time.
 #[tokio::test]
 async fn a_batch_claimed_ahead_of_a_slow_server_gets_its_lease_renewed_and_is_sent_whole() {
-    use karvan::email::sender::Sender;
-    use karvan::email::transport::Transport;
-
     let smtp = TestSmtp::start();
     // Four answers a message, 100 ms each: a batch of 10 takes over 4 s, while
     // a lease of 12 s leaves 6.4 s to start sends (12 s less 14 timeouts).
     let relay = TcpRelay::start(smtp.port, RelayMode::Slow(Duration::from_millis(100)));
-    let (name, url) = crate::helpers::create_test_database();
-    let mut vars = std::collections::HashMap::new();
-    fast_mail(&mut vars, Some(&relay.url()));
-    vars.insert("DATABASE_URL".to_string(), url.clone());
-    vars.insert(
-        "KARVAN_JWT_SECRET".to_string(),
-        crate::helpers::TEST_JWT_SECRET.to_string(),
+    let (sender, conn, name) = queued_for(
+        &relay.url(),
+        &[("KARVAN_SMTP_CONCURRENCY", "1"), ("KARVAN_MAIL_BATCH", "10")],
+        20,
+        "slow",
     );
-    vars.insert("KARVAN_SMTP_CONCURRENCY".to_string(), "1".to_string());
-    vars.insert("KARVAN_MAIL_BATCH".to_string(), "10".to_string());
-    let settings = crate::helpers::settings_from(&vars);
-    let pool = karvan::db::build_pool(&secrecy::SecretString::from(url.clone()), 2, Duration::from_secs(5));
-    let mut conn = PgConnection::establish(&url).unwrap();
-    for n in 0..20 {
-        outbox::queue(
-            &mut conn,
-            &plain_email(&format!("m{n}@example.org"), &format!("slow:{n}")),
-        )
-        .unwrap();
-    }
-    let sender = Sender::new(
-        pool,
-        Transport::from_settings(&settings).unwrap(),
-        settings.mail.clone(),
-        settings.mail_from.clone(),
-        karvan::metrics::Metrics::new().mail.clone(),
-    )
-    .unwrap();
 
     let mut batches = Vec::new();
     let total = sender.drain(|batch| batches.push(*batch)).await.unwrap();
