@@ -64,6 +64,17 @@ fn queued(alumni: &Alumni) -> Vec<String> {
     keys
 }
 
+/// The digest frequency the member with `email` has chosen.
+fn digest_frequency(alumni: &Alumni, email: &str) -> String {
+    use karvan::db::schema::{member_settings, members};
+    members::table
+        .inner_join(member_settings::table)
+        .filter(members::email.eq(email))
+        .select(member_settings::digest_frequency)
+        .first(&mut alumni.app.conn())
+        .unwrap()
+}
+
 /// Every member approved a week ago, so what comes after is new to them.
 fn approved_last_week(alumni: &Alumni) {
     diesel::sql_query("UPDATE members SET approved_at = now() - interval '7 days'")
@@ -201,16 +212,7 @@ async fn each_member_who_takes_it_gets_one_digest_per_period_whatever_runs_twice
         .await
         .unwrap();
     assert_eq!(clicked.status(), 200);
-    let frequency: String = {
-        use karvan::db::schema::{member_settings, members};
-        members::table
-            .inner_join(member_settings::table)
-            .filter(members::email.eq("weekly@example.org"))
-            .select(member_settings::digest_frequency)
-            .first(&mut alumni.app.conn())
-            .unwrap()
-    };
-    assert_eq!(frequency, "off");
+    assert_eq!(digest_frequency(&alumni, "weekly@example.org"), "off");
 
     // Through the page, a monthly reader who stops the digest is offered
     // it back at their own rhythm, or the other one.
@@ -229,15 +231,7 @@ async fn each_member_who_takes_it_gets_one_digest_per_period_whatever_runs_twice
         html.contains("send it monthly again") && html.contains(r#"value="weekly""#),
         "{html}"
     );
-    let rhythm = || {
-        use karvan::db::schema::{member_settings, members};
-        members::table
-            .inner_join(member_settings::table)
-            .filter(members::email.eq("monthly@example.org"))
-            .select(member_settings::digest_frequency)
-            .first::<String>(&mut alumni.app.conn())
-            .unwrap()
-    };
+    let rhythm = || digest_frequency(&alumni, "monthly@example.org");
     assert_eq!(rhythm(), "off");
     let undo = path.replacen("/unsubscribe", "/unsubscribe/undo", 1);
     for (asked, taken) in [("monthly", "monthly"), ("weekly", "weekly"), ("hourly", "weekly")] {
