@@ -39,6 +39,16 @@ impl Search {
             .is_empty()
     }
 
+    /// A university and nothing else.
+    pub fn only_university(&self) -> bool {
+        self.university.is_some()
+            && Search {
+                university: None,
+                ..self.clone()
+            }
+            .is_empty()
+    }
+
     /// No name and no filter: everyone listed.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
@@ -291,68 +301,142 @@ pub fn search(
         let total = count(conn, search, &viewer)?;
         return Ok((entries(conn, rows)?, total));
     }
-    let mut sql = if search.only_words() {
-        // A name alone: the directory's narrow word index answers it
-        // without reading the members table. First the words of names that
-        // each typed word matches (a small table), then their members.
+    let (sql, total) = if let ([typed], true) = (search.words.as_slice(), search.only_words()) {
+        // The common case, one typed word: the words of names it matches
+        // (a small table), then, as the directory's narrow word index holds
+        // each word's members in name order, the page read off the front of
+        // each (Hüseynov finds both huseynov and huseynova). One query.
+        let sql = Sql::new(
+            "WITH words AS MATERIALIZED (SELECT ARRAY(SELECT word FROM name_words \
+             WHERE word LIKE '%' || karvan_fold(",
+        )
+        .param::<Text, _>(like_escaped(typed))
+        .push(") || '%' OR word % karvan_fold(")
+        .param::<Text, _>(typed.clone())
+        .push(")) AS keys), page AS (SELECT DISTINCT l.id, l.name_search FROM words, unnest(words.keys");
+        let sql = page_of_lists(
+            sql,
+            "SELECT member_id AS id, name_search FROM directory_words WHERE word = k.key",
+            per_page,
+            offset,
+        );
+        (sql, Total::OfWords)
+    } else if search.only_words() {
+        // Several words: each must match. First the words of names that
+        // each typed word matches, then their members.
         let matched_words = words_matching(conn, &search.words)?;
         if matched_words.iter().any(Vec::is_empty) {
             return Ok((Vec::new(), 0));
         }
-        match matched_words.as_slice() {
-            // The common case, one word of names: the index holds its
-            // members in name order, so the page is read straight off it
-            // and the count is an index-only scan, with nothing to sort.
-            [only] if only.len() == 1 => Sql::new("WITH matched AS NOT MATERIALIZED (")
-                .push("SELECT member_id AS id, name_search FROM directory_words WHERE word = ")
-                .param::<Text, _>(only[0].clone()),
-            _ => {
-                // The first word's matches, grouped by member (a name may
-                // hold two words that match); each further word keeps those
-                // who also have a match for it.
-                let mut sql = Sql::new("WITH matched AS MATERIALIZED (")
-                    .push("SELECT d.member_id AS id, min(d.name_search) AS name_search FROM directory_words d WHERE d.word = ANY(")
-                    .param::<Array<Text>, _>(matched_words[0].clone())
-                    .push(")");
-                for words in &matched_words[1..] {
-                    sql = sql
-                        .push(" AND d.member_id IN (SELECT member_id FROM directory_words WHERE word = ANY(")
-                        .param::<Array<Text>, _>(words.clone())
-                        .push("))");
-                }
-                sql.push(" GROUP BY d.member_id")
-            }
+        // The first word's matches, grouped by member (a name may
+        // hold two words that match); each further word keeps those
+        // who also have a match for it.
+        let mut sql = Sql::new("WITH matched AS MATERIALIZED (")
+            .push("SELECT d.member_id AS id, min(d.name_search) AS name_search FROM directory_words d WHERE d.word = ANY(")
+            .param::<Array<Text>, _>(matched_words[0].clone())
+            .push(")");
+        for words in &matched_words[1..] {
+            sql = sql
+                .push(" AND d.member_id IN (SELECT member_id FROM directory_words WHERE word = ANY(")
+                .param::<Array<Text>, _>(words.clone())
+                .push("))");
         }
+        (
+            page_of_matched(sql.push(" GROUP BY d.member_id"), per_page, offset),
+            Total::OfMatched,
+        )
+    } else if let Some(university) = search.university.as_ref().filter(|_| search.only_university()) {
+        // A university alone: its members are in name order in the filter's
+        // index, one list for each university whose name matches.
+        let sql = Sql::new(
+            "WITH page AS (SELECT DISTINCT l.id, l.name_search FROM unnest(ARRAY(SELECT name FROM university_names \
+             WHERE name LIKE '%' || karvan_fold(",
+        )
+        .param::<Text, _>(like_escaped(university))
+        .push(") || '%')");
+        let sql = page_of_lists(
+            sql,
+            "SELECT m.id, m.name_search FROM members m WHERE karvan_fold(m.university) = k.key \
+             AND m.status = 'active' AND m.listed_in_directory",
+            per_page,
+            offset,
+        );
+        (sql, Total::OfConditions)
     } else {
         // The matches are found once, then counted and paged: the planner is
         // never tempted to walk the whole name index looking for a rare name.
-        conditions(
+        let sql = conditions(
             Sql::new("WITH matched AS MATERIALIZED (SELECT m.id, m.name_search ").push(LISTED),
             search,
             &viewer,
-        )
+        );
+        (page_of_matched(sql, per_page, offset), Total::OfMatched)
     };
-    // The page is chosen among the matches before any other column is
-    // read, so only its rows are fetched whole (and checked again as listed).
-    sql = sql
-        .push(") , page AS (SELECT id, name_search FROM matched ORDER BY name_search, id LIMIT ")
-        .param::<BigInt, _>(per_page)
-        .push(" OFFSET ")
-        .param::<BigInt, _>(offset)
-        .push(") ");
-    sql = columns(sql, &viewer).push(
-        ", (SELECT count(*) FROM matched) AS total \
-         FROM page JOIN members m ON m.id = page.id \
+    // Only the page's rows are fetched whole (and checked again as listed).
+    let sql = columns(sql, &viewer).push(", ");
+    let sql = match total {
+        Total::OfMatched => sql.push("(SELECT count(*) FROM matched)"),
+        // Each word holds a member once; a member whose name holds two of
+        // the words is counted once (the costlier count, so only then: a
+        // branch's subquery runs only if it is taken).
+        Total::OfWords => sql.push(
+            "(SELECT CASE WHEN cardinality(keys) = 1 \
+             THEN (SELECT count(*) FROM directory_words WHERE word = ANY(keys)) \
+             ELSE (SELECT count(DISTINCT member_id) FROM directory_words WHERE word = ANY(keys)) END FROM words)",
+        ),
+        Total::OfConditions => conditions(sql.push("(SELECT count(*) ").push(LISTED), search, &viewer).push(")"),
+    };
+    let sql = sql.push(
+        " AS total FROM page JOIN members m ON m.id = page.id \
          WHERE m.status = 'active' AND m.listed_in_directory ORDER BY page.name_search, page.id",
     );
     let rows: Vec<PageRow> = sql.query.load(conn)?;
     let total = match rows.first() {
         Some(first) => first.total,
+        // An empty first page: nothing matches.
+        None if offset == 0 => 0,
         // A page past the end still tells how many there are.
         None => count(conn, search, &viewer)?,
     };
     let rows = rows.into_iter().map(|r| r.member).collect();
     Ok((entries(conn, rows)?, total))
+}
+
+/// How a search's matches are counted, written after the page's columns.
+enum Total {
+    /// The `matched` common table, found once for both.
+    OfMatched,
+    /// The listed members with any of the `words` (common table) in their name.
+    OfWords,
+    /// The search's conditions, counted through the filters' indexes.
+    OfConditions,
+}
+
+/// Ends `WITH matched AS (...`: the page is chosen among the matches before
+/// any other column is read.
+fn page_of_matched<'f>(sql: Sql<'f>, per_page: i64, offset: i64) -> Sql<'f> {
+    sql.push(") , page AS (SELECT id, name_search FROM matched ORDER BY name_search, id LIMIT ")
+        .param::<BigInt, _>(per_page)
+        .push(" OFFSET ")
+        .param::<BigInt, _>(offset)
+        .push(") ")
+}
+
+/// Ends `WITH page AS (... FROM unnest(keys`: the page among several lists
+/// that an index holds each in name order, `list` reading the one of
+/// `k.key`. The page's rows are among the first `offset + per_page` of some
+/// list (those before a row in its list all come before it on the page too),
+/// so no list is read further, however many match in all.
+fn page_of_lists<'f>(sql: Sql<'f>, list: &str, per_page: i64, offset: i64) -> Sql<'f> {
+    sql.push(") AS k(key), LATERAL (")
+        .push(list)
+        .push(" ORDER BY name_search, id LIMIT ")
+        .param::<BigInt, _>(offset.saturating_add(per_page))
+        .push(") l ORDER BY l.name_search, l.id LIMIT ")
+        .param::<BigInt, _>(per_page)
+        .push(" OFFSET ")
+        .param::<BigInt, _>(offset)
+        .push(") ")
 }
 
 #[derive(QueryableByName)]

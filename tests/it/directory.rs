@@ -243,7 +243,7 @@ async fn hidden_members_never_appear_not_even_in_counts_or_through_filters() {
         .member(
             "hidden@example.org",
             "Zainab Qureshi",
-            json!({"country": "Pakistan", "listed_in_directory": false}),
+            json!({"country": "Pakistan", "university": "NUST", "listed_in_directory": false}),
         )
         .await;
     let (private, private_token) = alumni
@@ -261,6 +261,7 @@ async fn hidden_members_never_appear_not_even_in_counts_or_through_filters() {
         .await;
 
     assert_eq!(alumni.search(&viewer, "q=zainab").await, (vec![], 0));
+    assert_eq!(alumni.search(&viewer, "university=nust").await, (vec![], 0));
     let (ids, total) = alumni.search(&viewer, "country=Pakistan").await;
     assert_eq!((ids, total), (vec![private.clone()], 1));
     problem(
@@ -384,11 +385,35 @@ async fn names_are_found_in_part_misspelled_and_in_any_order_and_every_filter_na
         ("host_university=nust", vec![orxan.clone()]),
         (&format!("program_id={karvan}&cohort_year=2018"), vec![hina.clone()]),
         ("country=Pakistan&graduation_year=2015", vec![]),
+        // Three universities' names hold the word: each is its own list.
+        (
+            "university=university",
+            vec![aysel.clone(), orxan.clone(), hina.clone()],
+        ),
     ] {
         let (ids, total) = alumni.search(&viewer_token, q).await;
         assert_eq!(sorted(ids), sorted(expected.clone()), "{q}");
         assert_eq!(total, expected.len() as i64, "{q}");
     }
+    // Pages of a university search run across its universities' lists, in
+    // name order, and count them all.
+    let mut pages = Vec::new();
+    for page in 1..=4 {
+        pages.push(
+            alumni
+                .search(&viewer_token, &format!("university=UNIVERSITY&per_page=1&page={page}"))
+                .await,
+        );
+    }
+    assert_eq!(
+        pages,
+        vec![
+            (vec![aysel.clone()], 3),
+            (vec![hina.clone()], 3),
+            (vec![orxan.clone()], 3),
+            (vec![], 3)
+        ]
+    );
     // Four members and the board's admin are listed (the viewer is not).
     let paged = alumni
         .get("/api/v1/members?per_page=3&page=2", Some(&viewer_token))
