@@ -320,7 +320,7 @@ pub fn search(
             per_page,
             offset,
         );
-        (sql, Total::OfWords)
+        (sql, Total::Words)
     } else if search.only_words() {
         // Several words: each must match. First the words of names that
         // each typed word matches, then their members.
@@ -343,7 +343,7 @@ pub fn search(
         }
         (
             page_of_matched(sql.push(" GROUP BY d.member_id"), per_page, offset),
-            Total::OfMatched,
+            Total::Matched,
         )
     } else if let Some(university) = search.university.as_ref().filter(|_| search.only_university()) {
         // A university alone: its members are in name order in the filter's
@@ -361,7 +361,7 @@ pub fn search(
             per_page,
             offset,
         );
-        (sql, Total::OfConditions)
+        (sql, Total::Conditions)
     } else {
         // The matches are found once, then counted and paged: the planner is
         // never tempted to walk the whole name index looking for a rare name.
@@ -370,21 +370,21 @@ pub fn search(
             search,
             &viewer,
         );
-        (page_of_matched(sql, per_page, offset), Total::OfMatched)
+        (page_of_matched(sql, per_page, offset), Total::Matched)
     };
     // Only the page's rows are fetched whole (and checked again as listed).
     let sql = columns(sql, &viewer).push(", ");
     let sql = match total {
-        Total::OfMatched => sql.push("(SELECT count(*) FROM matched)"),
+        Total::Matched => sql.push("(SELECT count(*) FROM matched)"),
         // Each word holds a member once; a member whose name holds two of
         // the words is counted once (the costlier count, so only then: a
         // branch's subquery runs only if it is taken).
-        Total::OfWords => sql.push(
+        Total::Words => sql.push(
             "(SELECT CASE WHEN cardinality(keys) = 1 \
              THEN (SELECT count(*) FROM directory_words WHERE word = ANY(keys)) \
              ELSE (SELECT count(DISTINCT member_id) FROM directory_words WHERE word = ANY(keys)) END FROM words)",
         ),
-        Total::OfConditions => conditions(sql.push("(SELECT count(*) ").push(LISTED), search, &viewer).push(")"),
+        Total::Conditions => conditions(sql.push("(SELECT count(*) ").push(LISTED), search, &viewer).push(")"),
     };
     let sql = sql.push(
         " AS total FROM page JOIN members m ON m.id = page.id \
@@ -405,11 +405,11 @@ pub fn search(
 /// How a search's matches are counted, written after the page's columns.
 enum Total {
     /// The `matched` common table, found once for both.
-    OfMatched,
+    Matched,
     /// The listed members with any of the `words` (common table) in their name.
-    OfWords,
+    Words,
     /// The search's conditions, counted through the filters' indexes.
-    OfConditions,
+    Conditions,
 }
 
 /// Ends `WITH matched AS (...`: the page is chosen among the matches before
