@@ -141,7 +141,7 @@ impl Pagination {
 }
 
 /// `{"items": [...], "page": 1, "per_page": 20, "total": N}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListPage<T> {
     pub items: Vec<T>,
     pub page: i64,

@@ -25,8 +25,8 @@ use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::pages::SiteInfo;
 use crate::{
-    announcements, audit, auth, contacts, digest, directory, email, events, health, home, members, pages, programs,
-    roster,
+    announcements, audit, auth, contacts, digest, directory, email, events, health, home, members, openapi, pages,
+    programs, roster,
 };
 
 /// Largest JSON body accepted; larger ones answer 413.
@@ -220,6 +220,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/readyz").get(health::readyz))
         .service(web::resource("/metrics").get(health::metrics))
         .service(web::resource("/static/{name}").get(pages::static_asset))
+        .configure(openapi::routes)
         .configure(auth::api::routes)
         .configure(auth::web::routes)
         .configure(members::api::routes)

@@ -70,6 +70,11 @@ pub fn list(conn: &mut PgConnection, page: i64, per_page: i64) -> QueryResult<(V
     Ok((items, total))
 }
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/admin/audit-log").get(list_api))
         .service(web::resource("/admin/audit").get(audit_page));

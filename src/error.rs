@@ -212,15 +212,25 @@ impl AppError {
 }
 
 /// The RFC 9457 body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(
+    title = "Problem",
+    description = "An error (RFC 9457 problem details).",
+    example = json!({"type": "urn:karvan:problem:validation", "title": "The request has invalid fields",
+                     "status": 422, "errors": {"email": ["is not an email address"]}})
+)]
 pub struct Problem<'a> {
+    /// A URN naming the kind of problem, e.g. `urn:karvan:problem:not-found`.
     #[serde(rename = "type")]
     pub problem_type: String,
     pub title: &'a str,
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
+    /// For a 422: each bad field (or parameter) and what is wrong with it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>)]
     pub errors: Option<&'a FieldErrors>,
 }
 

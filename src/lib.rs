@@ -21,6 +21,7 @@ pub mod home;
 pub mod markdown;
 pub mod members;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod programs;
 pub mod roster;

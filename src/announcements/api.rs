@@ -13,6 +13,11 @@ use crate::db::{self, DbPool};
 use crate::email::MailContext;
 use crate::error::AppError;
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/announcements").get(list_api).post(create_api))
         .service(

@@ -14,6 +14,11 @@ use crate::error::AppError;
 use crate::members::model::MeView;
 use crate::members::privacy::load_defaults;
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/auth/register").post(register))
         .service(web::resource("/api/v1/auth/verify-email").post(verify_email))

@@ -13,6 +13,11 @@ use crate::email::MailContext;
 use crate::error::AppError;
 use crate::members::model::Member;
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/members/{id}/contact-requests").post(ask_api))
         .service(web::resource("/api/v1/me/contact-requests").get(list_api))

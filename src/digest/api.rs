@@ -14,6 +14,11 @@ use crate::digest::run::{self, RunOptions};
 use crate::email::MailContext;
 use crate::error::AppError;
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/admin/digests").get(runs_api))
         .service(web::resource("/api/v1/admin/digests/run").post(run_api));

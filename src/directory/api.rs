@@ -4,6 +4,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
 
 use crate::api::{Checks, ListPage, Pagination};
@@ -19,16 +20,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/members/{id}").get(entry_api));
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(OpenApi)]
+#[openapi(
+    paths(search_api, entry_api),
+    components(schemas(store::Entry, store::ExchangeEntry))
+)]
+pub struct Doc;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
+    /// Words of a name, typed in part or misspelled; each must match.
+    #[param(min_length = 2, max_length = 200)]
     pub q: Option<String>,
+    #[param(max_length = 100)]
     pub country: Option<String>,
+    #[param(minimum = 1900, maximum = 2200)]
     pub graduation_year: Option<i32>,
+    /// Part of a university's name.
+    #[param(max_length = 200)]
     pub university: Option<String>,
     pub program_id: Option<Uuid>,
+    /// Part of a host university's name (exchange records).
+    #[param(max_length = 200)]
     pub host_university: Option<String>,
+    /// With `program_id`: the year the exchange began.
+    #[param(minimum = 1900, maximum = 2200)]
     pub cohort_year: Option<i32>,
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<i64>,
 }
 
@@ -96,6 +117,20 @@ pub async fn find(pool: &DbPool, member: &Member, query: &DirectoryQuery) -> Res
     })
 }
 
+/// Search the directory (active members only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/members",
+    tag = "directory",
+    params(DirectoryQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of entries; each shows only what its owner lets the viewer see.",
+         body = ListPage<store::Entry>),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 422, description = "A parameter is invalid (named in `errors`)."),
+    )
+)]
 async fn search_api(
     ActiveMember(member): ActiveMember,
     query: web::Query<DirectoryQuery>,
@@ -112,6 +147,19 @@ pub async fn find_entry(pool: &DbPool, viewer: Viewer, id: Uuid) -> Result<store
         .ok_or_else(AppError::not_found)
 }
 
+/// One member's entry; anyone may ask, and sees what its owner made visible to them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/members/{id}",
+    tag = "directory",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The entry.", body = store::Entry),
+        (status = 404, description = "No listed, active member has this id."),
+        (status = 422, description = "The id is not a UUID."),
+    )
+)]
 async fn entry_api(
     _req: HttpRequest,
     MaybeActiveMember(member): MaybeActiveMember,

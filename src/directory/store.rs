@@ -70,7 +70,7 @@ pub struct Viewer {
 
 /// A member as the directory shows them to one viewer: protected fields
 /// the viewer may not see are absent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     pub id: Uuid,
     pub full_name: String,
@@ -92,7 +92,7 @@ pub struct Entry {
 }
 
 /// An exchange record as others see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExchangeEntry {
     pub program_id: Uuid,
     pub program_name: String,

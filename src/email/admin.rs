@@ -15,6 +15,11 @@ use crate::email::outbox::{self, OutboxMessage, STATUSES};
 use crate::error::AppError;
 use crate::members::model::Member;
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/admin/outbox").get(list_api))
         .service(web::resource("/api/v1/admin/outbox/{id}").get(get_api))

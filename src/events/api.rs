@@ -15,6 +15,11 @@ use crate::error::AppError;
 use crate::events::model::{EventInput, RsvpInput, RsvpRow};
 use crate::events::{ics, store};
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/events").get(list_api).post(create_api))
         .service(web::resource("/api/v1/events/{id}").get(get_api).patch(update_api))

@@ -32,6 +32,11 @@ pub const STATUSES: [&str; 7] = [
 ];
 pub const ROLES: [&str; 2] = ["member", ADMIN];
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/admin/members").get(list_members))
         .service(

@@ -15,6 +15,11 @@ use crate::members::profile::{self, ProfilePatch};
 use crate::members::settings::{self, SettingsChanges};
 use crate::members::your_data;
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/me").get(me).patch(update_me).delete(delete_me))
         .service(web::resource("/api/v1/me/export").get(export_me))

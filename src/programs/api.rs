@@ -11,6 +11,11 @@ use crate::error::AppError;
 use crate::programs::model::{ProgramInput, RecordInput};
 use crate::programs::store;
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/programs")

@@ -13,6 +13,11 @@ use crate::email::MailContext;
 use crate::error::AppError;
 use crate::roster::{export, import};
 
+/// This module's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/admin/members/import")
