@@ -143,7 +143,16 @@ pub async fn error_responses(
             let mut app_error = AppError::new(ErrorKind::from_status(status));
             app_error.detail = attached.filter(|_| status.is_client_error()).map(|e| e.to_string());
             Some(if is_api {
-                app_error.error_response()
+                let mut problem = app_error.error_response();
+                // A 405 names the methods the route has (RFC 9110).
+                let allowed = (status == StatusCode::METHOD_NOT_ALLOWED)
+                    .then(|| response.request().match_pattern())
+                    .flatten()
+                    .and_then(|pattern| crate::openapi::allowed_methods(&pattern));
+                if let Some(allowed) = allowed.and_then(|a| header::HeaderValue::from_str(a).ok()) {
+                    problem.headers_mut().insert(header::ALLOW, allowed);
+                }
+                problem
             } else {
                 error_page(site.as_ref(), &app_error)
             })

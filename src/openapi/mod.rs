@@ -66,6 +66,30 @@ fn document_json() -> &'static str {
     JSON.get_or_init(|| document().to_json().expect("the OpenAPI document serialises"))
 }
 
+/// The methods the API answers on a route pattern (`/api/v1/events/{id}`),
+/// for the `Allow` header of a 405, as the document lists them (a test keeps
+/// the document and the routes the same).
+pub fn allowed_methods(pattern: &str) -> Option<&'static str> {
+    static ALLOWED: OnceLock<std::collections::HashMap<String, String>> = OnceLock::new();
+    ALLOWED
+        .get_or_init(|| {
+            let doc = serde_json::to_value(document()).unwrap_or_default();
+            let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+            paths
+                .into_iter()
+                .map(|(path, item)| {
+                    let methods: Vec<String> = item
+                        .as_object()
+                        .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
+                        .unwrap_or_default();
+                    (path, methods.join(", "))
+                })
+                .collect()
+        })
+        .get(pattern)
+        .map(String::as_str)
+}
+
 /// Adds the bearer scheme, the responses every operation shares, and the
 /// problem+json body to each error response that does not name one.
 struct Shared;

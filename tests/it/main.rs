@@ -13,6 +13,7 @@ mod email;
 mod events;
 mod helpers;
 mod mail_server;
+mod openapi;
 mod pages_and_errors;
 mod roster;
 mod schema;

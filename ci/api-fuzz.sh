@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Generated-input testing of the JSON API against its own OpenAPI document
+# (issue 8): validates the document, then runs Schemathesis over every
+# operation, signed in as a seeded board admin, with every check it has.
+# Karvan runs on a throwaway embedded database with seeded members; mail
+# goes to files. Run by .ci/run after the tests (it uses their debug build).
+#
+#   ci/api-fuzz.sh                  # MAX_EXAMPLES=25
+#
+# Needs Python 3 with venv; installs ci/api-requirements.txt into
+# target/api-fuzz-venv on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAX_EXAMPLES=${MAX_EXAMPLES:-25}
+PORT=${PORT:-18095}
+PASSWORD="api fuzz admin password"
+venv=target/api-fuzz-venv
+if ! "$venv/bin/python" -c 'import schemathesis, openapi_spec_validator' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r ci/api-requirements.txt
+fi
+
+cargo build --quiet --bin karvan
+karvan="$PWD/target/debug/karvan"
+
+work=$(mktemp -d /tmp/karvan-api-fuzz-XXXXXX)
+chmod 755 "$work"   # reachable by the postgres user when run as root
+server=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export KARVAN_DATA_DIR="$work/var" KARVAN_BIND="127.0.0.1:$PORT" RUST_LOG=warn KARVAN_DIGEST_SCHEDULE=off
+
+"$karvan" seed --members 30 >/dev/null
+echo "$PASSWORD" | "$karvan" admin create --email fuzz-admin@example.org --name "Fuzz Admin" >/dev/null
+"$karvan" serve > "$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 150); do
+  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
+  sleep 0.2
+done
+base="http://127.0.0.1:$PORT"
+
+curl -sf "$base/api/v1/openapi.json" -o "$work/openapi.json"
+"$venv/bin/openapi-spec-validator" "$work/openapi.json"
+
+token=$(curl -sf -H 'content-type: application/json' \
+  -d "{\"email\":\"fuzz-admin@example.org\",\"password\":\"$PASSWORD\"}" \
+  "$base/api/v1/auth/login" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+status=0
+"$venv/bin/st" run "$base/api/v1/openapi.json" \
+  --header "Authorization: Bearer $token" \
+  --checks all \
+  --max-examples "$MAX_EXAMPLES" \
+  --workers 2 \
+  --seed 1 \
+  --report junit --report-dir "$work/report" \
+  || status=$?
+if grep -q "panicked" "$work/serve.log"; then
+  echo "api-fuzz: the server panicked:" >&2
+  grep -A5 "panicked" "$work/serve.log" >&2
+  status=1
+fi
+exit $status
