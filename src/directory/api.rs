@@ -31,7 +31,10 @@ pub struct Doc;
 #[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
     /// Words of a name, typed in part or misspelled; each must match.
-    #[param(min_length = 2, max_length = 200)]
+    #[param(
+        max_length = 200,
+        pattern = r"^\s*([^\s\u0000-\u001f\u007f-\u009f]{2,}(\s+[^\s\u0000-\u001f\u007f-\u009f]{2,}){0,5})?\s*$"
+    )]
     pub q: Option<String>,
     #[param(max_length = 100)]
     pub country: Option<String>,

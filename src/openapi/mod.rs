@@ -16,6 +16,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
+/// A text that `crate::api::Checks` accepts on one line has no control
+/// character (Unicode Cc). Every text parameter (query or path) is such a
+/// line, so [`document`] gives each one without a pattern or format this.
+const ONE_LINE: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
+
 /// The security scheme's name in operations' `security(("bearer" = []))`.
 pub const BEARER: &str = "bearer";
 /// The media type of every error body.
@@ -57,7 +62,30 @@ pub fn document() -> utoipa::openapi::OpenApi {
         doc.merge(part);
     }
     Shared.modify(&mut doc);
-    doc
+    one_line_parameters(doc)
+}
+
+/// Gives `ONE_LINE` to each text parameter that has no pattern, format or
+/// set of values of its own.
+fn one_line_parameters(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut value = serde_json::to_value(&doc).expect("the OpenAPI document serialises");
+    let operations = value["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        for parameter in operation["parameters"].as_array_mut().into_iter().flatten() {
+            let schema = &mut parameter["schema"];
+            let is_text =
+                schema["type"] == "string" || schema["type"].as_array().is_some_and(|t| t.contains(&"string".into()));
+            if is_text && ["pattern", "format", "enum"].iter().all(|k| schema.get(k).is_none()) {
+                schema["pattern"] = ONE_LINE.into();
+            }
+        }
+    }
+    serde_json::from_value(value).unwrap_or(doc)
 }
 
 /// The document as served, built once.
@@ -307,5 +335,24 @@ mod tests {
                 assert!(!operation["responses"]["503"].is_null(), "{method} {path}");
             }
         }
+    }
+
+    #[test]
+    fn text_parameters_refuse_control_characters_as_the_checks_do() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let parameter = |name: &str| {
+            doc["paths"]["/api/v1/members"]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()["schema"]
+                .clone()
+        };
+        assert_eq!(parameter("country")["pattern"], ONE_LINE);
+        assert!(parameter("program_id")["pattern"].is_null(), "a uuid has its format");
+        // A parameter with a pattern of its own keeps it.
+        assert_ne!(parameter("q")["pattern"], ONE_LINE);
+        assert!(parameter("q")["pattern"].is_string());
     }
 }
