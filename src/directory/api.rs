@@ -33,7 +33,7 @@ pub struct DirectoryQuery {
     /// Words of a name, typed in part or misspelled; each must match.
     #[param(
         max_length = 200,
-        pattern = r"^\s*([^\s\u0000-\u001f\u007f-\u009f]{2,}(\s+[^\s\u0000-\u001f\u007f-\u009f]{2,}){0,5})?\s*$"
+        pattern = r"^\s*([^\s\u0000-\u001f\u007f-\u009f]{2,}([^\S\u0000-\u001f\u007f-\u009f]+[^\s\u0000-\u001f\u007f-\u009f]{2,}){0,5})?\s*$"
     )]
     pub q: Option<String>,
     #[param(max_length = 100)]
