@@ -70,6 +70,10 @@ pub enum EmbeddedError {
     Database(String),
 }
 
+/// The settings file of the socket's folder, and the line that includes it.
+const LOCATION_FILE: &str = "karvan.conf";
+const LOCATION_INCLUDE: &str = "include_if_exists = 'karvan.conf'";
+
 fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EmbeddedError {
     let context = context.into();
     move |source| EmbeddedError::Io { context, source }
@@ -317,12 +321,10 @@ impl Cluster {
             .args(["--locale", "C.UTF-8", "--no-instructions"]);
         self.run("initdb", initdb)?;
 
-        let socket_dir = self.pgdata.to_string_lossy().replace('\'', "''");
         let settings = format!(
             "\n# Karvan: unix socket only, in this folder; no TCP port.\n\
              listen_addresses = ''\n\
              port = {PORT}\n\
-             unix_socket_directories = '{socket_dir}'\n\
              unix_socket_permissions = 0700\n"
         );
         let conf = self.pgdata.join("postgresql.conf");
@@ -342,8 +344,34 @@ impl Cluster {
         status.status().map(|s| s.success()).unwrap_or(false)
     }
 
+    /// Writes where the socket goes, this folder as it is now, into
+    /// `karvan.conf`, which `postgresql.conf` includes last: a data folder
+    /// that was moved, or restored from a backup elsewhere, still starts.
+    /// (Folders made before wrote the path into `postgresql.conf` itself;
+    /// the include, added once, overrides it.)
+    fn write_socket_location(&self) -> Result<(), EmbeddedError> {
+        let conf = self.pgdata.join("postgresql.conf");
+        let text = std::fs::read_to_string(&conf).map_err(io_error(format!("could not read {}", conf.display())))?;
+        if !text.lines().any(|line| line.trim() == LOCATION_INCLUDE) {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&conf)
+                .and_then(|mut f| f.write_all(format!("\n{LOCATION_INCLUDE}\n").as_bytes()))
+                .map_err(io_error(format!("could not write {}", conf.display())))?;
+        }
+        let socket_dir = self.pgdata.to_string_lossy().replace('\'', "''");
+        let location = self.pgdata.join(LOCATION_FILE);
+        std::fs::write(
+            &location,
+            format!("# Written by Karvan at each start: the socket is in this folder.\nunix_socket_directories = '{socket_dir}'\n"),
+        )
+        .map_err(io_error(format!("could not write {}", location.display())))?;
+        Ok(())
+    }
+
     /// Starts the server and waits until it accepts connections.
     pub fn start(&self) -> Result<(), EmbeddedError> {
+        self.write_socket_location()?;
         let log = self.pgdata.join("server.log");
         let mut start = self.command("pg_ctl");
         start

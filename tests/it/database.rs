@@ -3,6 +3,7 @@
 
 use crate::helpers::{problem, spawn_app_on, ThrowawayCluster};
 use diesel::prelude::*;
+use karvan::db::embedded::Cluster;
 
 #[tokio::test]
 async fn readyz_answers_503_while_the_database_is_down_and_recovers_after() {
@@ -80,4 +81,21 @@ fn the_embedded_cluster_listens_on_no_tcp_port_and_keeps_data_across_restarts() 
         .get_result(&mut conn)
         .unwrap();
     assert_eq!(note, "still here");
+    drop(conn);
+
+    // A data folder moved (or restored from a backup) elsewhere still starts,
+    // its socket in the new place.
+    cluster.stop().unwrap();
+    let moved = throwaway.dir.join("moved");
+    std::fs::rename(cluster.pgdata(), &moved).unwrap();
+    let relocated = Cluster::new(&moved).unwrap();
+    relocated.start().unwrap();
+    let note = PgConnection::establish(&relocated.url("karvan")).and_then(|mut conn| {
+        diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::Text>("(SELECT note FROM kept)"))
+            .get_result::<String>(&mut conn)
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+    });
+    relocated.stop().unwrap();
+    std::fs::rename(&moved, cluster.pgdata()).unwrap();
+    assert_eq!(note.unwrap(), "still here");
 }
