@@ -3,9 +3,10 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
+use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::announcements::model::AnnouncementInput;
+use crate::announcements::model::{AnnouncementInput, AnnouncementView};
 use crate::announcements::store;
 use crate::api::{ListPage, Pagination};
 use crate::auth::extract::{ActiveMember, AdminMember};
@@ -14,8 +15,11 @@ use crate::email::MailContext;
 use crate::error::AppError;
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
-#[derive(utoipa::OpenApi)]
-#[openapi()]
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_api, create_api, get_api, delete_api),
+    components(schemas(AnnouncementView, AnnouncementInput))
+)]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -27,6 +31,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// Announcements, newest first; the board sees scheduled ones too.
+#[utoipa::path(
+    get,
+    path = "/api/v1/announcements",
+    tag = "announcements",
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "1 by default"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "20 by default"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of announcements.", body = ListPage<AnnouncementView>),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 422, description = "A parameter is invalid (named in `errors`)."),
+    )
+)]
 async fn list_api(
     ActiveMember(member): ActiveMember,
     query: web::Query<Pagination>,
@@ -43,6 +63,19 @@ async fn list_api(
     }))
 }
 
+/// One announcement (a scheduled one only for the board).
+#[utoipa::path(
+    get,
+    path = "/api/v1/announcements/{id}",
+    tag = "announcements",
+    params(("id" = Uuid, Path, description = "The announcement's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The announcement.", body = AnnouncementView),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 404, description = "No such announcement (or not yet published, for a member who is not an admin)."),
+    )
+)]
 async fn get_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,
@@ -54,6 +87,22 @@ async fn get_api(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Publishes or schedules an announcement (admins), and mails it if asked.
+#[utoipa::path(
+    post,
+    path = "/api/v1/announcements",
+    tag = "announcements",
+    request_body = AnnouncementInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The announcement.", body = AnnouncementView),
+        (status = 400, description = "The body is not JSON."),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "A field is missing or invalid (named in `errors`), or the body has another shape."),
+    )
+)]
 async fn create_api(
     AdminMember(admin): AdminMember,
     body: web::Json<AnnouncementInput>,
@@ -70,6 +119,19 @@ async fn create_api(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// Deletes an announcement (admins; audited).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/announcements/{id}",
+    tag = "announcements",
+    params(("id" = Uuid, Path, description = "The announcement's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such announcement."),
+    )
+)]
 async fn delete_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,

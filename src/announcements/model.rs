@@ -23,11 +23,13 @@ pub struct Announcement {
 }
 
 /// An announcement as readers see it (`author` is the board member's name).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AnnouncementView {
     pub id: Uuid,
     pub title: String,
+    /// The Markdown as sanitised HTML.
     pub body_html: String,
+    /// Later than now for one scheduled (which only the board sees).
     pub published_at: DateTime<Utc>,
     pub author: Option<String>,
     /// For the board: whether it was mailed, and when.
@@ -54,13 +56,19 @@ impl AnnouncementView {
 
 /// `POST /api/v1/announcements`: `publish_at` (RFC 3339, optional) schedules
 /// it; `email_now` mails it when it is published.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnouncementInput {
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    /// Markdown.
+    #[schema(value_type = String, min_length = 1, max_length = 20000)]
     pub body_md: Option<String>,
+    /// Mail it to the members who take announcements once it is published.
     #[serde(default)]
     pub email_now: bool,
+    /// Within a year; a time already past publishes at once, as does none.
+    #[schema(format = DateTime)]
     pub publish_at: Option<String>,
 }
 

@@ -4,7 +4,8 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::api::{csv_download, Checks, ListPage, Pagination};
@@ -12,12 +13,38 @@ use crate::auth::extract::{ActiveMember, AdminMember};
 use crate::db::{self, DbPool};
 use crate::email::MailContext;
 use crate::error::AppError;
-use crate::events::model::{EventInput, RsvpInput, RsvpRow};
+use crate::events::model::{EventInput, EventStatus, EventView, RsvpChoice, RsvpInput, RsvpRow, RsvpStatus};
 use crate::events::{ics, store};
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
-#[derive(utoipa::OpenApi)]
-#[openapi()]
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        list_api,
+        create_api,
+        get_api,
+        update_api,
+        ics_api,
+        publish_api,
+        cancel_api,
+        rsvp_api,
+        rsvps_api,
+        rsvps_csv_api
+    ),
+    components(schemas(
+        EventView,
+        EventStatus,
+        EventInput,
+        PublishInput,
+        CancelInput,
+        RsvpInput,
+        RsvpChoice,
+        RsvpStatus,
+        RsvpAnswer,
+        RsvpRow,
+        RsvpList
+    ))
+)]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -63,11 +90,16 @@ async fn feed(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Events that end after this: a date (`2026-12-01`, midnight UTC) or an RFC 3339 time; now by default.
     pub from: Option<String>,
+    /// Events that begin before this: a date or an RFC 3339 time.
     pub to: Option<String>,
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<i64>,
 }
 
@@ -107,6 +139,19 @@ impl EventsQuery {
     }
 }
 
+/// Upcoming (or under way) events, soonest first; admins see drafts too.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    params(EventsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of events.", body = ListPage<EventView>),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 422, description = "A parameter is invalid (named in `errors`)."),
+    )
+)]
 async fn list_api(
     ActiveMember(member): ActiveMember,
     query: web::Query<EventsQuery>,
@@ -125,6 +170,19 @@ async fn list_api(
     }))
 }
 
+/// One event (a draft only for admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event, with the seats taken and the viewer's answer.", body = EventView),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 404, description = "No such event (or a draft, for a member who is not an admin)."),
+    )
+)]
 async fn get_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,
@@ -147,6 +205,20 @@ pub fn ics_response(body: String, filename: &str) -> HttpResponse {
         .body(body)
 }
 
+/// One event as an iCalendar file to import.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}/ics",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event (RFC 5545), as an attachment.", content_type = "text/calendar",
+         body = String),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 404, description = "No such event (or a draft, for a member who is not an admin)."),
+    )
+)]
 async fn ics_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,
@@ -160,6 +232,22 @@ async fn ics_api(
     Ok(ics_response(body, "event.ics"))
 }
 
+/// Drafts an event (admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    tag = "events",
+    request_body = EventInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The draft.", body = EventView),
+        (status = 400, description = "The body is not JSON."),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "A field is missing or invalid (named in `errors`), or the body has another shape."),
+    )
+)]
 async fn create_api(
     AdminMember(admin): AdminMember,
     body: web::Json<EventInput>,
@@ -174,6 +262,28 @@ async fn create_api(
     Ok(HttpResponse::Created().json(event))
 }
 
+/// Changes an event (admins): fields not sent stay as they are.
+///
+/// Once it is published, those going are mailed if the time or the place moved, and a larger
+/// capacity seats the waitlist.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/events/{id}",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event's id")),
+    request_body = EventInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event as it now is.", body = EventView),
+        (status = 400, description = "The body is not JSON."),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such event."),
+        (status = 409, description = "The event is cancelled."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "A field is invalid (named in `errors`), or the body has another shape."),
+    )
+)]
 async fn update_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -192,13 +302,29 @@ async fn update_api(
     Ok(HttpResponse::Ok().json(event))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishInput {
+    /// Mail every active member who takes event mail, with the `.ics` attached.
     #[serde(default)]
     pub notify: bool,
 }
 
+/// Publishes a draft (admins); publishing again changes nothing and mails no one twice.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/{id}/publish",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event's id")),
+    request_body(content = Option<PublishInput>, description = "Optional; a body that cannot be read counts as none."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The published event.", body = EventView),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such event."),
+        (status = 409, description = "The event is cancelled."),
+    )
+)]
 async fn publish_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -217,10 +343,12 @@ async fn publish_api(
     Ok(HttpResponse::Ok().json(event))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelInput {
+    /// Told to those who answered; several lines allowed.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -233,6 +361,23 @@ impl CancelInput {
     }
 }
 
+/// Cancels an event (admins); cancelling again changes nothing.
+///
+/// Those going or waitlisted are mailed, with a calendar update that removes it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/{id}/cancel",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event's id")),
+    request_body(content = Option<CancelInput>, description = "Optional; a body that cannot be read counts as none."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cancelled event.", body = EventView),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such event."),
+        (status = 422, description = "The reason is too long or holds control characters."),
+    )
+)]
 async fn cancel_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -251,6 +396,35 @@ async fn cancel_api(
     Ok(HttpResponse::Ok().json(event))
 }
 
+/// The answer of `PUT /api/v1/events/{id}/rsvp`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RsvpAnswer {
+    /// `waitlisted` when asking for a seat while none is free.
+    #[schema(value_type = RsvpStatus)]
+    pub status: String,
+}
+
+/// Answers an event: a seat while any is free, else the end of the waitlist.
+///
+/// Answering the same again changes nothing; giving up a seat offers it to the waitlist.
+#[utoipa::path(
+    put,
+    path = "/api/v1/events/{id}/rsvp",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event's id")),
+    request_body = RsvpInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The member's answer as it now stands.", body = RsvpAnswer),
+        (status = 400, description = "The body is not JSON."),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 404, description = "No such event (or a draft)."),
+        (status = 409, description = "The event is cancelled or has begun."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The status is not `going` or `not_going`, or the body has another shape."),
+    )
+)]
 async fn rsvp_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,
@@ -262,9 +436,29 @@ async fn rsvp_api(
     let id = id.into_inner();
     let mail = mail.get_ref().clone();
     let status = db::run(&pool, move |conn| store::rsvp(conn, &member, id, going, &mail)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": status })))
+    Ok(HttpResponse::Ok().json(RsvpAnswer { status }))
 }
 
+/// The answers of `GET /api/v1/events/{id}/rsvps`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RsvpList {
+    /// Going first, then the waitlist in order, then those not going.
+    pub items: Vec<RsvpRow>,
+}
+
+/// Who answered an event (admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}/rsvps",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every answer.", body = RsvpList),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such event."),
+    )
+)]
 async fn rsvps_api(
     AdminMember(_admin): AdminMember,
     id: web::Path<Uuid>,
@@ -272,7 +466,7 @@ async fn rsvps_api(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let items = db::run(&pool, move |conn| store::answers(conn, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(RsvpList { items }))
 }
 
 /// The list for the door: name, email, answer, in order.
@@ -298,6 +492,20 @@ pub fn answers_csv(rows: &[RsvpRow]) -> Result<Vec<u8>, AppError> {
     Ok(out)
 }
 
+/// The list for the door as CSV (admins; audited, as it holds members' addresses).
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}/rsvps.csv",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`full_name,email,status,answered_at`, going first, as an attachment.",
+         content_type = "text/csv", body = String),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such event."),
+    )
+)]
 async fn rsvps_csv_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,

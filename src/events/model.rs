@@ -19,6 +19,32 @@ pub const NOT_GOING: &str = "not_going";
 /// The most seats an event may have.
 pub const MAX_CAPACITY: i64 = 100_000;
 
+/// An event's `status` (stored as text; this names its values in the API's document).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum EventStatus {
+    Draft,
+    Published,
+    Cancelled,
+}
+
+/// A member's answer to an event, as the service keeps it (the document's name for its values).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum RsvpStatus {
+    Going,
+    Waitlisted,
+    NotGoing,
+}
+
+/// What a member may answer: a seat is given, or a place on the waitlist.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum RsvpChoice {
+    Going,
+    NotGoing,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
 pub struct Event {
@@ -69,7 +95,7 @@ pub fn place(location: Option<&str>, online_url: Option<&str>) -> String {
 }
 
 /// An event as a member (or admin) sees it, with the seats taken and their own answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     pub id: Uuid,
     pub title: String,
@@ -85,9 +111,12 @@ pub struct EventView {
     pub capacity: Option<i32>,
     pub going_count: i64,
     pub waitlist_count: i64,
+    #[schema(value_type = EventStatus)]
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// The viewer's own answer; `null` before they answer.
+    #[schema(value_type = Option<RsvpStatus>)]
     pub my_rsvp: Option<String>,
     pub published_at: Option<DateTime<Utc>>,
 }
@@ -124,19 +153,34 @@ impl EventView {
 /// fields not sent stay as they are; `null` clears an optional field.
 /// Times are either RFC 3339 with an offset (`2026-12-05T19:00:00+05:00`)
 /// or local to `time_zone` (`2026-12-05T19:00`), as the board thinks of them.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
+    /// Required to create one.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    /// Markdown.
+    #[schema(max_length = 20000)]
     pub description_md: Option<String>,
+    /// Required to create one; `2026-12-05T19:00:00+05:00`, or `2026-12-05T19:00` in `time_zone`.
+    #[schema(example = "2026-12-05T19:00")]
     pub starts_at: Option<String>,
+    /// Required to create one; after `starts_at`, and within 31 days of it.
+    #[schema(example = "2026-12-05T22:00")]
     pub ends_at: Option<String>,
+    /// Required to create one: an IANA time zone.
+    #[schema(example = "Asia/Baku")]
     pub time_zone: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(max_length = 300)]
     pub location: Option<Option<String>>,
+    /// An http or https address.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(max_length = 500, format = "uri")]
     pub online_url: Option<Option<String>>,
+    /// `null`: no limit.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(minimum = 1, maximum = 100000)]
     pub capacity: Option<Option<i64>>,
 }
 
@@ -282,9 +326,10 @@ impl EventInput {
 }
 
 /// `PUT /api/v1/events/{id}/rsvp`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RsvpInput {
+    #[schema(value_type = RsvpChoice)]
     pub status: String,
 }
 
@@ -300,11 +345,12 @@ impl RsvpInput {
 }
 
 /// An answer as the board sees it, for the list and the door's CSV.
-#[derive(Debug, Clone, Serialize, Queryable)]
+#[derive(Debug, Clone, Serialize, Queryable, utoipa::ToSchema)]
 pub struct RsvpRow {
     pub member_id: Uuid,
     pub full_name: String,
     pub email: String,
+    #[schema(value_type = RsvpStatus)]
     pub status: String,
     pub position: i64,
     pub updated_at: DateTime<Utc>,

@@ -3,18 +3,55 @@
 //! verification.
 
 use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::extract::{AdminMember, CurrentMember};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::programs::model::{ProgramInput, RecordInput};
+use crate::programs::model::{DegreeLevel, ExchangeRecord, Program, ProgramInput, RecordInput};
 use crate::programs::store;
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
-#[derive(utoipa::OpenApi)]
-#[openapi()]
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        list_programs,
+        create_program,
+        get_program,
+        update_program,
+        delete_program,
+        my_records,
+        add_record,
+        my_record,
+        update_record,
+        delete_record,
+        verify_record
+    ),
+    components(schemas(
+        Program,
+        ProgramList,
+        ProgramInput,
+        ExchangeRecord,
+        RecordList,
+        RecordInput,
+        DegreeLevel
+    ))
+)]
 pub struct Doc;
+
+/// The catalogue, in name order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgramList {
+    pub items: Vec<Program>,
+}
+
+/// A member's records, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordList {
+    pub items: Vec<ExchangeRecord>,
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -38,19 +75,55 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/v1/admin/exchanges/{id}/verify").post(verify_record));
 }
 
+/// The catalogue of programmes (public).
+///
 /// The catalogue is public: people deciding to join look for their
 /// programme, and applicants record theirs before approval.
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs",
+    tag = "programmes",
+    responses((status = 200, description = "Every programme, in name order.", body = ProgramList))
+)]
 async fn list_programs(pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
-    let programs = db::run(&pool, store::list_programs).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": programs })))
+    let items = db::run(&pool, store::list_programs).await?;
+    Ok(HttpResponse::Ok().json(ProgramList { items }))
 }
 
+/// One programme (public).
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs/{id}",
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "The programme's id")),
+    responses(
+        (status = 200, description = "The programme.", body = Program),
+        (status = 404, description = "No such programme."),
+    )
+)]
 async fn get_program(id: web::Path<Uuid>, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let program = db::run(&pool, move |conn| store::find_program(conn, id)).await?;
     Ok(HttpResponse::Ok().json(program))
 }
 
+/// Adds a programme to the catalogue (admins; audited).
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs",
+    tag = "programmes",
+    request_body = ProgramInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The programme.", body = Program),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 422, description = "A field is missing or invalid, or the name is another programme's (named in \
+                                      `errors`); or the body has another shape."),
+    )
+)]
 async fn create_program(
     AdminMember(admin): AdminMember,
     body: web::Json<ProgramInput>,
@@ -61,6 +134,25 @@ async fn create_program(
     Ok(HttpResponse::Created().json(program))
 }
 
+/// Changes a programme (admins; audited): fields not sent stay as they are, `null` clears one.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/programs/{id}",
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "The programme's id")),
+    request_body = ProgramInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The programme as it now is.", body = Program),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such programme."),
+        (status = 422, description = "A field is invalid, or the name is another programme's (named in `errors`); \
+                                      or the body has another shape."),
+    )
+)]
 async fn update_program(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -73,6 +165,20 @@ async fn update_program(
     Ok(HttpResponse::Ok().json(program))
 }
 
+/// Deletes a programme no record names (admins; audited).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/programs/{id}",
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "The programme's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such programme."),
+        (status = 409, description = "Members' records name the programme (`detail` says how many)."),
+    )
+)]
 async fn delete_program(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -83,12 +189,31 @@ async fn delete_program(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A member's own records (any status: applicants may record theirs).
+/// The signed-in member's own exchange records (any status: applicants may record theirs).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/exchanges",
+    tag = "programmes",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The member's records, oldest first.", body = RecordList))
+)]
 async fn my_records(CurrentMember(member): CurrentMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
-    let records = db::run(&pool, move |conn| store::records_of(conn, &[member.id])).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": records })))
+    let items = db::run(&pool, move |conn| store::records_of(conn, &[member.id])).await?;
+    Ok(HttpResponse::Ok().json(RecordList { items }))
 }
 
+/// One of the signed-in member's own exchange records.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/exchanges/{id}",
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The record.", body = ExchangeRecord),
+        (status = 404, description = "The member has no record with this id."),
+    )
+)]
 async fn my_record(
     CurrentMember(member): CurrentMember,
     id: web::Path<Uuid>,
@@ -99,6 +224,22 @@ async fn my_record(
     Ok(HttpResponse::Ok().json(record))
 }
 
+/// Adds an exchange record of the signed-in member's (any status).
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/exchanges",
+    tag = "programmes",
+    request_body = RecordInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The record, not yet verified.", body = ExchangeRecord),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "A field is missing or invalid, or the programme is not in the catalogue \
+                                      (named in `errors`); or the body has another shape."),
+    )
+)]
 async fn add_record(
     CurrentMember(member): CurrentMember,
     body: web::Json<RecordInput>,
@@ -109,6 +250,26 @@ async fn add_record(
     Ok(HttpResponse::Created().json(record))
 }
 
+/// Changes one of the signed-in member's records; a change undoes the board's verification.
+///
+/// Fields not sent stay as they are; `null` clears an optional one.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/me/exchanges/{id}",
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = RecordInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The record as it now is.", body = ExchangeRecord),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 404, description = "The member has no record with this id."),
+        (status = 422, description = "A field is invalid, or the programme is not in the catalogue (named in \
+                                      `errors`); or the body has another shape."),
+    )
+)]
 async fn update_record(
     CurrentMember(member): CurrentMember,
     id: web::Path<Uuid>,
@@ -123,6 +284,18 @@ async fn update_record(
     Ok(HttpResponse::Ok().json(record))
 }
 
+/// Deletes one of the signed-in member's records.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/exchanges/{id}",
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "The member has no record with this id."),
+    )
+)]
 async fn delete_record(
     CurrentMember(member): CurrentMember,
     id: web::Path<Uuid>,
@@ -133,6 +306,20 @@ async fn delete_record(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Verifies a member's exchange record (admins; audited). Verifying again records the new time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/exchanges/{id}/verify",
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The record, verified.", body = ExchangeRecord),
+        (status = 403, description = "The signed-in member is not an admin."),
+        (status = 404, description = "No such record."),
+        (status = 409, description = "The record is the admin's own: another admin verifies it."),
+    )
+)]
 async fn verify_record(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,

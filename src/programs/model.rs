@@ -8,6 +8,18 @@ use crate::db::schema::{exchange_programs, exchange_records};
 
 pub const DEGREE_LEVELS: [&str; 6] = ["bachelor", "master", "doctorate", "postdoctoral", "non_degree", "staff"];
 
+/// The values of `degree_level` (stored as text; this names them in the API's document).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum DegreeLevel {
+    Bachelor,
+    Master,
+    Doctorate,
+    Postdoctoral,
+    NonDegree,
+    Staff,
+}
+
 /// A degree level as pages name it.
 pub fn degree_label(level: &str) -> &'static str {
     match level {
@@ -21,7 +33,8 @@ pub fn degree_label(level: &str) -> &'static str {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+/// A programme of the catalogue.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = exchange_programs, check_for_backend(diesel::pg::Pg))]
 pub struct Program {
     pub id: Uuid,
@@ -35,17 +48,24 @@ pub struct Program {
 
 /// A programme as sent to create or change one; on change, fields not sent
 /// stay as they are.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramInput {
+    /// Required to create one; unique in the catalogue.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(max_length = 200)]
     pub sponsor: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(max_length = 100)]
     pub home_country: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(max_length = 100)]
     pub host_country: Option<Option<String>>,
+    /// Several lines allowed.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(max_length = 5000)]
     pub description: Option<Option<String>>,
 }
 
@@ -93,7 +113,7 @@ impl ProgramInput {
 }
 
 /// A member's record of a programme, with the programme's name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExchangeRecord {
     pub id: Uuid,
     pub member_id: Uuid,
@@ -102,11 +122,14 @@ pub struct ExchangeRecord {
     pub home_university: String,
     pub host_university: String,
     pub field_of_study: String,
+    #[schema(value_type = DegreeLevel)]
     pub degree_level: String,
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
     pub scholarship: Option<String>,
+    /// When the board verified it; a change by the member undoes it.
     pub verified_at: Option<DateTime<Utc>>,
+    /// The admin who verified it.
     pub verified_by: Option<Uuid>,
 }
 
@@ -160,18 +183,33 @@ impl ExchangeRecord {
 
 /// A record as a member sends it (dates as `YYYY-MM-DD`). To change one,
 /// only the fields sent are taken (`null` clears the optional ones).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordInput {
+    /// Required to add one: a programme of the catalogue.
+    #[schema(format = Uuid)]
     pub program_id: Option<String>,
+    /// Required to add one.
+    #[schema(min_length = 1, max_length = 200)]
     pub home_university: Option<String>,
+    /// Required to add one.
+    #[schema(min_length = 1, max_length = 200)]
     pub host_university: Option<String>,
+    /// Required to add one.
+    #[schema(min_length = 1, max_length = 200)]
     pub field_of_study: Option<String>,
+    /// Required to add one.
+    #[schema(value_type = Option<DegreeLevel>)]
     pub degree_level: Option<String>,
+    /// Required to add one; a year from 1950 to 2100.
+    #[schema(format = Date)]
     pub start_date: Option<String>,
+    /// Not before `start_date`; a year from 1950 to 2100.
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(format = Date)]
     pub end_date: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(max_length = 200)]
     pub scholarship: Option<Option<String>>,
 }
 
