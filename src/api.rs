@@ -187,3 +187,30 @@ pub fn defused(text: &str) -> String {
         text.to_string()
     }
 }
+
+/// A JSON body that may be left out: no body (or an empty one) is `None`,
+/// but a body that is there must be valid JSON of `T`, or the request
+/// answers 400/415/422 as any JSON body does. (`Option<web::Json<T>>` took a
+/// body it could not read for none, and acted on defaults the client did not
+/// ask for: `{"notfy": true}` published an event without telling anyone.)
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+        use futures_util::FutureExt;
+        let headers = req.headers();
+        let no_body = match headers.get(CONTENT_LENGTH) {
+            Some(length) => length.to_str().is_ok_and(|l| l.trim() == "0"),
+            None => !headers.contains_key(TRANSFER_ENCODING),
+        };
+        if no_body {
+            return futures_util::future::ready(Ok(OptionalJson(None))).boxed_local();
+        }
+        let json = actix_web::web::Json::<T>::from_request(req, payload);
+        async move { Ok(OptionalJson(Some(json.await?.into_inner()))) }.boxed_local()
+    }
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use crate::api::{csv_download, Checks, ListPage, Pagination};
+use crate::api::{csv_download, Checks, ListPage, OptionalJson, Pagination};
 use crate::auth::extract::{ActiveMember, AdminMember};
 use crate::db::{self, DbPool};
 use crate::email::MailContext;
@@ -328,7 +328,7 @@ pub struct PublishInput {
 async fn publish_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
-    body: Option<web::Json<PublishInput>>,
+    OptionalJson(body): OptionalJson<PublishInput>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
@@ -381,7 +381,7 @@ impl CancelInput {
 async fn cancel_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
-    body: Option<web::Json<CancelInput>>,
+    OptionalJson(body): OptionalJson<CancelInput>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
