@@ -37,14 +37,20 @@ pub fn record(
     Ok(())
 }
 
-#[derive(Debug, Serialize, Queryable)]
+/// One action in the log.
+#[derive(Debug, Serialize, Queryable, utoipa::ToSchema)]
 pub struct AuditEntry {
     #[serde(skip)]
     pub id: i64,
+    /// The actor's email; `null` for the system (the scheduler, a CLI command) or a removed member.
     pub actor: Option<String>,
+    /// What was done, e.g. `member.approve`.
     pub action: String,
+    /// What it was done to, e.g. `member`.
     pub target_type: Option<String>,
+    /// Which one: an id, or `*` for all.
     pub target_id: Option<String>,
+    /// The action's particulars (an object).
     pub details: serde_json::Value,
     pub at: DateTime<Utc>,
 }
@@ -72,7 +78,7 @@ pub fn list(conn: &mut PgConnection, page: i64, per_page: i64) -> QueryResult<(V
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(list_api), components(schemas(AuditEntry)))]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -131,6 +137,22 @@ async fn audit_page(
     })
 }
 
+/// The audit log: who did what, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit-log",
+    tag = "audit",
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "From 1 (the default)."),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "From 1 to 100; 20 by default."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of the log, newest first.", body = ListPage<AuditEntry>),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 422, description = "`page` or `per_page` is invalid (named in `errors`)."),
+    )
+)]
 async fn list_api(
     _admin: AdminMember,
     query: web::Query<Pagination>,

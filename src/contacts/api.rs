@@ -2,7 +2,7 @@
 //! /api/v1/me/contact-requests`, and the answers to a request.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::Checks;
@@ -15,7 +15,10 @@ use crate::members::model::Member;
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(ask_api, list_api, accept_api, ignore_api),
+    components(schemas(AskRequest, Asked, ContactRequests, store::ContactView))
+)]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -25,10 +28,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/me/contact-requests/{id}/ignore").post(ignore_api));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AskRequest {
+    /// A few lines for the member asked; it is mailed to them.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
     message: Option<String>,
+}
+
+/// `201`: the request made.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Asked {
+    pub id: Uuid,
+    /// Always `pending`.
+    #[schema(example = "pending")]
+    pub status: &'static str,
+}
+
+/// `{"items": [...]}`: the member's requests.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ContactRequests {
+    pub items: Vec<store::ContactView>,
 }
 
 /// Asks for an introduction, with the message checked.
@@ -41,6 +61,27 @@ pub async fn ask(pool: &DbPool, mail: &MailContext, from: Member, to: Uuid, mess
     Ok(request.id)
 }
 
+/// Asks to be introduced to a member listed in the directory; they are mailed the message.
+#[utoipa::path(
+    post,
+    path = "/api/v1/members/{id}/contact-requests",
+    tag = "contacts",
+    params(("id" = Uuid, Path, description = "The id of the member asked")),
+    request_body = AskRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The request, waiting for an answer.", body = Asked),
+        (status = 400, description = "The body is not valid JSON."),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 404, description = "No active member listed in the directory has this id, or the id is not a UUID."),
+        (status = 409, description = "The two are already introduced, or a request between them is already waiting."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The message is missing, blank, too long or has control characters, \
+                                      the member asked is the asker (`member`), or the body names an unknown field."),
+        (status = 429, description = "The member has asked for 10 introductions in the last day; see `Retry-After`."),
+    )
+)]
 async fn ask_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,
@@ -50,14 +91,44 @@ async fn ask_api(
 ) -> Result<HttpResponse, AppError> {
     let message = body.into_inner().message.unwrap_or_default();
     let request = ask(&pool, &mail, member, id.into_inner(), &message).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "id": request, "status": "pending" })))
+    Ok(HttpResponse::Created().json(Asked {
+        id: request,
+        status: "pending",
+    }))
 }
 
+/// The signed-in member's introduction requests, both ways, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/contact-requests",
+    tag = "contacts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The 200 most recent requests, asked and received, newest first.",
+         body = ContactRequests),
+        (status = 403, description = "The signed-in member is not active."),
+    )
+)]
 async fn list_api(ActiveMember(member): ActiveMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     let items = db::run(&pool, move |conn| store::list(conn, member.id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(ContactRequests { items }))
 }
 
+/// Accepts a request received: each side is mailed the other's address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/contact-requests/{id}/accept",
+    tag = "contacts",
+    params(("id" = Uuid, Path, description = "The request's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The request, accepted, with the other member's address.",
+         body = store::ContactView),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 404, description = "No request to the signed-in member has this id, or the id is not a UUID."),
+        (status = 409, description = "The request is already answered, or the asker is no longer active."),
+    )
+)]
 async fn accept_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,
@@ -73,6 +144,20 @@ async fn accept_api(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Ignores a request received: nothing is sent, and the asker keeps seeing it pending.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/contact-requests/{id}/ignore",
+    tag = "contacts",
+    params(("id" = Uuid, Path, description = "The request's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Ignored."),
+        (status = 403, description = "The signed-in member is not active."),
+        (status = 404, description = "No request to the signed-in member has this id, or the id is not a UUID."),
+        (status = 409, description = "The request is already answered."),
+    )
+)]
 async fn ignore_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,

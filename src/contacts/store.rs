@@ -31,16 +31,19 @@ pub struct ContactRequest {
 
 /// A request as one side sees it. The asker sees an ignored request as
 /// still pending: ignoring is silent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     pub id: Uuid,
+    /// `incoming` (asked of the member) or `outgoing` (asked by them).
     pub direction: &'static str,
+    /// The other member.
     pub other_id: Uuid,
     pub other_name: String,
     /// Only once the introduction is accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_email: Option<String>,
     pub message: String,
+    /// `pending`, `accepted` or (incoming only) `ignored`.
     pub status: String,
     pub created_at: DateTime<Utc>,
 }

@@ -4,7 +4,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::auth::extract::AdminMember;
@@ -16,7 +16,10 @@ use crate::error::AppError;
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(runs_api, run_api),
+    components(schemas(DigestRuns, run::DigestRun, RunRequest, RunStarted))
+)]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -24,17 +27,49 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/admin/digests/run").post(run_api));
 }
 
-async fn runs_api(AdminMember(_admin): AdminMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
-    let items = db::run(&pool, |conn| run::recent_runs(conn, 50)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+/// `{"items": [...]}`: the most recent runs.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DigestRuns {
+    pub items: Vec<run::DigestRun>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The 50 most recent digest runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/digests",
+    tag = "digests",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The runs, newest first (at most 50).", body = DigestRuns),
+        (status = 403, description = "The signed-in member is not an active admin."),
+    )
+)]
+async fn runs_api(AdminMember(_admin): AdminMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+    let items = db::run(&pool, |conn| run::recent_runs(conn, 50)).await?;
+    Ok(HttpResponse::Ok().json(DigestRuns { items }))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
+    /// A week like `2026-W48` or a month like `2026-11` (years 2000 to 2200);
+    /// absent or blank: this week in the association's time zone.
+    #[schema(example = "2026-W48")]
     pub period: Option<String>,
+    /// Count what would be sent, and send nothing.
     #[serde(default)]
     pub dry_run: bool,
+}
+
+/// `202`: the run asked for has started.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunStarted {
+    /// The period, as `2026-W48` or `2026-11`.
+    pub period: String,
+    pub dry_run: bool,
+    /// Always `started`.
+    #[schema(example = "started")]
+    pub status: &'static str,
 }
 
 /// The period asked for, or this week in the association's zone.
@@ -76,6 +111,23 @@ pub async fn start_run(pool: DbPool, mail: MailContext, options: RunOptions) -> 
     Ok(())
 }
 
+/// Starts a digest run now (audited); it goes on in the background, and its row shows when it is done.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/digests/run",
+    tag = "digests",
+    request_body(content = Option<RunRequest>,
+                 description = "Optional: no body runs this week's digests for real. A body is read as JSON \
+                                whatever its content type."),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The run has started.", body = RunStarted),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 422, description = "The body is not a run request (`body` in `errors`: not JSON, an unknown \
+                                      field, a wrong type) or the period is invalid (`period`)."),
+    )
+)]
 async fn run_api(
     AdminMember(admin): AdminMember,
     body: web::Bytes,
@@ -100,9 +152,9 @@ async fn run_api(
     };
     let dry_run = options.dry_run;
     start_run(pool.get_ref().clone(), mail.get_ref().clone(), options).await?;
-    Ok(HttpResponse::Accepted().json(serde_json::json!({
-        "period": period.to_string(),
-        "dry_run": dry_run,
-        "status": "started",
-    })))
+    Ok(HttpResponse::Accepted().json(RunStarted {
+        period: period.to_string(),
+        dry_run,
+        status: "started",
+    }))
 }

@@ -98,19 +98,23 @@ macro_rules! members_in_zone {
 /// process, and a run that died shows as stopped, not as running forever.
 const RUNNING_LOCK: i32 = 0x4b44_5231;
 
-#[derive(Debug, Clone, serde::Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, serde::Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = digest_runs, check_for_backend(diesel::pg::Pg))]
 pub struct DigestRun {
     pub id: i64,
+    /// `2026-W48` (weekly digests) or `2026-11` (monthly).
     pub period: String,
+    /// `schedule`, `admin` or `cli`.
     pub trigger: String,
+    /// The admin who asked for it.
     pub actor_id: Option<Uuid>,
     pub dry_run: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// So far, while the run works; the members of the batches it finished
-    /// when it stopped.
+    /// Members considered: so far, while the run works; the members of the
+    /// batches it finished when it stopped.
     pub considered: i32,
+    /// Digests queued to be mailed (in a dry run: that would be).
     pub queued: i32,
     /// `running`, `finished`, or `stopped` (its process ended before the
     /// run did: the next run goes on where it stopped).

@@ -17,7 +17,10 @@ use crate::members::model::Member;
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(list_api, get_api, retry_api),
+    components(schemas(OutboxItem, OutboxMessageView))
+)]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -26,14 +29,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/admin/outbox/{id}/retry").post(retry_api));
 }
 
-#[derive(Debug, Serialize)]
+/// A message in the queue, without its bodies.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutboxItem {
     pub id: Uuid,
+    /// The recipient, as `Name <address>` or a bare address.
     pub to: String,
     pub subject: String,
+    /// What mail it is, e.g. `welcome` or `digest`.
     pub kind: String,
+    /// `pending`, `sending`, `sent` or `failed`.
     pub status: String,
+    /// Tries so far.
     pub attempts: i32,
+    /// Why the last try failed.
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -55,10 +64,14 @@ impl From<&OutboxMessage> for OutboxItem {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxFilter {
+    /// `pending`, `sending`, `sent` or `failed`; empty for any.
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<i64>,
 }
 
@@ -85,6 +98,19 @@ pub async fn list_messages(pool: &DbPool, filter: OutboxFilter) -> Result<ListPa
     })
 }
 
+/// The mail queue, newest first, optionally of one status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/outbox",
+    tag = "outbox",
+    params(OutboxFilter),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of messages, without their bodies.", body = ListPage<OutboxItem>),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 422, description = "A parameter is invalid (named in `errors`)."),
+    )
+)]
 async fn list_api(
     _admin: AdminMember,
     query: web::Query<OutboxFilter>,
@@ -114,28 +140,45 @@ pub async fn read_message(pool: &DbPool, admin: &Member, id: Uuid) -> Result<Out
     .await
 }
 
-/// The whole message, bodies included: in the embedded default this is how
-/// an admin reads mail that went to files.
+/// A whole message as sent, bodies included (audited); sign-in link tokens are hidden.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OutboxMessageView {
+    #[serde(flatten)]
+    pub item: OutboxItem,
+    /// The plain-text body, with each link's `token=` value shown as `[hidden]`.
+    pub text_body: String,
+    /// The HTML body (hidden tokens likewise), if the message has one.
+    pub html_body: Option<String>,
+    /// Extra headers, each as `[name, value]`.
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub headers: serde_json::Value,
+}
+
+/// One message as it was sent, bodies included (how an admin reads mail that went to files).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/outbox/{id}",
+    tag = "outbox",
+    params(("id" = Uuid, Path, description = "The message's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The message, with single-use link tokens hidden.", body = OutboxMessageView),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 404, description = "No message has this id, or the id is not a UUID."),
+    )
+)]
 async fn get_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let message = read_message(&pool, &admin, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "id": message.id,
-        "to": message.to_address,
-        "subject": message.subject,
-        "kind": message.kind,
-        "status": message.status,
-        "attempts": message.attempts,
-        "last_error": message.last_error,
-        "created_at": message.created_at,
-        "sent_at": message.sent_at,
-        "text_body": redact_link_tokens(&message.text_body),
-        "html_body": message.html_body.as_deref().map(redact_link_tokens),
-        "headers": message.headers,
-    })))
+    Ok(HttpResponse::Ok().json(OutboxMessageView {
+        item: OutboxItem::from(&message),
+        text_body: redact_link_tokens(&message.text_body),
+        html_body: message.html_body.as_deref().map(redact_link_tokens),
+        headers: message.headers,
+    }))
 }
 
 /// Single-use sign-in links (verification, password reset) are shown
@@ -184,6 +227,20 @@ pub async fn retry_message(pool: &DbPool, admin: &Member, id: Uuid) -> Result<Ou
     .await
 }
 
+/// Sends a failed message again, with a fresh set of tries (audited).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/outbox/{id}/retry",
+    tag = "outbox",
+    params(("id" = Uuid, Path, description = "The message's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The message, pending again.", body = OutboxItem),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 404, description = "No message has this id, or the id is not a UUID."),
+        (status = 409, description = "The message has not failed."),
+    )
+)]
 async fn retry_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,

@@ -34,7 +34,20 @@ pub const ROLES: [&str; 2] = ["member", ADMIN];
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        list_members,
+        get_member,
+        change_role,
+        approve,
+        reject,
+        suspend,
+        reinstate,
+        get_directory_defaults,
+        put_directory_defaults
+    ),
+    components(schemas(AdminMemberView, ReasonRequest, RoleRequest, VisibilitySettings, VisibilityPatch))
+)]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -56,7 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The full record, as admins see it: what the member sees, and more.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminMemberView {
     #[serde(flatten)]
     pub record: MeView,
@@ -73,12 +86,20 @@ impl AdminMemberView {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MemberFilter {
+    /// One of `invited`, `pending_verification`, `pending_approval`, `active`,
+    /// `rejected`, `suspended`, `deleted`; empty for any.
     pub status: Option<String>,
+    /// `member` or `admin`; empty for any.
     pub role: Option<String>,
+    /// Part of a name or an email address.
+    #[param(max_length = 200)]
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<i64>,
 }
 
@@ -193,6 +214,19 @@ pub async fn find_members(
     .await
 }
 
+/// Lists applicants and members with their full records (audited).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/members",
+    tag = "admin",
+    params(MemberFilter),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of full records, oldest first.", body = ListPage<AdminMemberView>),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 422, description = "A parameter is invalid (named in `errors`)."),
+    )
+)]
 async fn list_members(
     AdminMember(admin): AdminMember,
     query: web::Query<MemberFilter>,
@@ -228,6 +262,19 @@ pub async fn view_member(pool: &DbPool, admin: &Member, id: Uuid) -> Result<Memb
     .await
 }
 
+/// One member's full record (audited).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/members/{id}",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The full record.", body = AdminMemberView),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 404, description = "No member (or a deleted one) has this id, or the id is not a UUID."),
+    )
+)]
 async fn get_member(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -402,8 +449,11 @@ pub async fn decide(
     .await
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct ReasonRequest {
+    /// Why: required to reject (it is mailed to the applicant), kept in the
+    /// audit log otherwise. Blank counts as absent.
+    #[schema(min_length = 1, max_length = 2000)]
     reason: Option<String>,
 }
 
@@ -420,6 +470,20 @@ async fn decide_api(
     Ok(HttpResponse::Ok().json(AdminMemberView::new(member, &load_defaults(pool).await?)))
 }
 
+/// Approves an applicant (pending approval, or rejected before); the first approval mails a welcome.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/members/{id}/approve",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The member, now active.", body = AdminMemberView),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 404, description = "No member (or a deleted one) has this id, or the id is not a UUID."),
+        (status = 409, description = "The member is not pending approval or rejected, or is the admin themself."),
+    )
+)]
 async fn approve(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -429,6 +493,23 @@ async fn approve(
     decide_api(admin, id.into_inner(), &APPROVE, None, &pool, &mail).await
 }
 
+/// Rejects an application, mailing the reason to the applicant.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/members/{id}/reject",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    request_body(content = ReasonRequest,
+                 description = "The reason (required). A body that is not such JSON counts as none."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The member, now rejected.", body = AdminMemberView),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 404, description = "No member (or a deleted one) has this id, or the id is not a UUID."),
+        (status = 409, description = "The member is not pending approval or verification, or is the admin themself."),
+        (status = 422, description = "The reason is missing, blank, too long or has control characters."),
+    )
+)]
 async fn reject(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -439,6 +520,23 @@ async fn reject(
     decide_api(admin, id.into_inner(), &REJECT, body, &pool, &mail).await
 }
 
+/// Suspends an active member and ends their sessions.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/members/{id}/suspend",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    request_body(content = Option<ReasonRequest>,
+                 description = "An optional reason, for the audit log. A body that is not such JSON counts as none."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The member, now suspended.", body = AdminMemberView),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 404, description = "No member (or a deleted one) has this id, or the id is not a UUID."),
+        (status = 409, description = "The member is not active, or is the admin themself."),
+        (status = 422, description = "The reason is too long or has control characters."),
+    )
+)]
 async fn suspend(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -449,6 +547,23 @@ async fn suspend(
     decide_api(admin, id.into_inner(), &SUSPEND, body, &pool, &mail).await
 }
 
+/// Reinstates a suspended member.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/members/{id}/reinstate",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    request_body(content = Option<ReasonRequest>,
+                 description = "An optional reason, for the audit log. A body that is not such JSON counts as none."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The member, active again.", body = AdminMemberView),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 404, description = "No member (or a deleted one) has this id, or the id is not a UUID."),
+        (status = 409, description = "The member is not suspended, or is the admin themself."),
+        (status = 422, description = "The reason is too long or has control characters."),
+    )
+)]
 async fn reinstate(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -459,8 +574,10 @@ async fn reinstate(
     decide_api(admin, id.into_inner(), &REINSTATE, body, &pool, &mail).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RoleRequest {
+    /// `member` or `admin`.
+    #[schema(example = "admin")]
     role: String,
 }
 
@@ -500,6 +617,25 @@ pub async fn set_role(admin: &Member, id: Uuid, role: String, pool: &DbPool) -> 
     .await
 }
 
+/// Gives a member another role; the association always keeps an active admin.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/members/{id}",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The member's id")),
+    request_body = RoleRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The member with their new role.", body = AdminMemberView),
+        (status = 400, description = "The body is not valid JSON."),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 404, description = "No member (or a deleted one) has this id, or the id is not a UUID."),
+        (status = 409, description = "This would leave the association without an active admin."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The role is not `member` or `admin`, or the body lacks it."),
+    )
+)]
 async fn change_role(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
@@ -510,6 +646,18 @@ async fn change_role(
     Ok(HttpResponse::Ok().json(AdminMemberView::new(member, &load_defaults(&pool).await?)))
 }
 
+/// The association's directory defaults: who sees each protected field of members who made no choice.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/directory-defaults",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Each field's default: `public`, `members` or `hidden`.",
+         body = VisibilitySettings),
+        (status = 403, description = "The signed-in member is not an active admin."),
+    )
+)]
 async fn get_directory_defaults(_admin: AdminMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     let defaults = load_defaults(&pool).await?;
     Ok(HttpResponse::Ok().json(VisibilitySettings::of_defaults(&defaults)))
@@ -564,6 +712,24 @@ pub async fn set_directory_defaults(
     .await
 }
 
+/// Changes some of the directory defaults (audited); fields not sent stay as they are.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/directory-defaults",
+    tag = "admin",
+    request_body(content = VisibilityPatch,
+                 description = "The fields to change, each `public`, `members` or `hidden` (not `null`)."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every field's default, as now saved.", body = VisibilitySettings),
+        (status = 400, description = "The body is not valid JSON."),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 413, description = "The body is larger than 256 KiB."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "A value is not `public`, `members` or `hidden` (named `visibility.<field>` \
+                                      in `errors`), or the body names an unknown field."),
+    )
+)]
 async fn put_directory_defaults(
     AdminMember(admin): AdminMember,
     body: web::Json<VisibilityPatch>,

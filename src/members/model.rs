@@ -84,7 +84,7 @@ impl Member {
 }
 
 /// What a member sees of their own record (`GET /api/v1/me`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MeView {
     pub id: Uuid,
     pub email: String,

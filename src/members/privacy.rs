@@ -94,7 +94,7 @@ pub fn save_defaults(conn: &mut PgConnection, values: &DirectoryDefaults) -> Que
 
 /// One visibility per protected field, as the API shows and takes them:
 /// `{"email": "hidden", "city": "members", ...}`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct VisibilitySettings {
     pub email: String,
     pub city: String,
@@ -154,7 +154,7 @@ pub fn check_visibility(checks: &mut Checks, field: &str, value: &str) -> String
 /// A partial set of visibilities (`PATCH /api/v1/me`, the defaults' `PUT`):
 /// only the fields sent change; `null` (for a member) returns the field to
 /// the association's default.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisibilityPatch {
     #[serde(default, deserialize_with = "crate::api::present")]

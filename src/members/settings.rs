@@ -50,7 +50,7 @@ impl MemberSettings {
 }
 
 /// Which mail a member takes, besides what concerns them alone.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct Notifications {
     /// A newly published event.
     pub events: bool,
@@ -59,7 +59,7 @@ pub struct Notifications {
 }
 
 /// How often a digest comes, and what it tells (`digest` on `/api/v1/me`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DigestSettings {
     pub frequency: String,
     pub topics: Vec<String>,

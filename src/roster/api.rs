@@ -15,7 +15,10 @@ use crate::roster::{export, import};
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(import_api, export_api),
+    components(schemas(import::Report, import::Line, import::Skipped))
+)]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -27,8 +30,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/v1/admin/members/export.csv").get(export_api));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
+    /// Only report what the import would do; nothing is saved.
+    #[param(default = false)]
     dry_run: Option<bool>,
 }
 
@@ -48,6 +54,29 @@ pub async fn import_for(
     .await
 }
 
+/// Imports the roster from a CSV file: new members are invited, known ones updated (audited).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/members/import",
+    tag = "roster",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+                 description = "The CSV file as the body (UTF-8, a byte-order mark allowed), at most 50 MiB. \
+                                The first line names the columns: `email` and `full_name` are required; \
+                                `graduation_year`, `university`, `country`, `city` and `profession` are read. \
+                                Any content type is taken."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What was (or, in a dry run, would be) created, matched and skipped; \
+                                      a bad row is skipped with its reasons, never the whole file.",
+         body = import::Report),
+        (status = 403, description = "The signed-in member is not an active admin."),
+        (status = 413, description = "The body is much larger than 50 MiB."),
+        (status = 422, description = "The file as a whole is refused (`file` in `errors`): larger than 50 MiB, \
+                                      UTF-16, not CSV, or without an `email` or `full_name` column; \
+                                      or `dry_run` is not a boolean."),
+    )
+)]
 async fn import_api(
     AdminMember(admin): AdminMember,
     query: web::Query<ImportQuery>,
@@ -78,6 +107,19 @@ pub async fn export_for(pool: &DbPool, admin: uuid::Uuid) -> Result<Vec<u8>, App
     .await
 }
 
+/// The whole register as a CSV file (audited).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/members/export.csv",
+    tag = "roster",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, content_type = "text/csv", body = String,
+         description = "The register, one member a line, as an attachment `members.csv`; \
+                        the import reads it back."),
+        (status = 403, description = "The signed-in member is not an active admin."),
+    )
+)]
 async fn export_api(AdminMember(admin): AdminMember, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     Ok(csv_download(export_for(&pool, admin.id).await?, "members.csv"))
 }

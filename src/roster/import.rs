@@ -37,9 +37,11 @@ const EXPORT_ONLY: [&str; 3] = ["status", "role", "joined_at"];
 /// Largest file taken (about 200,000 rows of a typical roster).
 pub const MAX_BYTES: usize = 50 * 1024 * 1024;
 
-#[derive(Debug, Default, Serialize)]
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub dry_run: bool,
+    /// Rows read, after the header.
     pub rows: usize,
     pub created: Vec<Line>,
     /// Rows whose email matched a member: `changed` names what the row changed.
@@ -49,16 +51,21 @@ pub struct Report {
     pub ignored_columns: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A row that created or matched a member.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Line {
+    /// The row's line in the file.
     pub line: u64,
     pub email: String,
+    /// The columns the row changed (absent for none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
+/// A row that was not saved, and why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Skipped {
+    /// The row's line in the file.
     pub line: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
