@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::api::{Checks, ListPage, Pagination};
+use crate::api::{Checks, ListPage, OptionalJson, Pagination};
 use crate::audit;
 use crate::auth::extract::AdminMember;
 use crate::auth::store as tokens;
@@ -450,6 +450,7 @@ pub async fn decide(
 }
 
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     /// Why: required to reject (it is mailed to the applicant), kept in the
     /// audit log otherwise. Blank counts as absent.
@@ -461,11 +462,11 @@ async fn decide_api(
     admin: Member,
     id: Uuid,
     decision: &'static Decision,
-    body: Option<web::Json<ReasonRequest>>,
+    body: Option<ReasonRequest>,
     pool: &DbPool,
     mail: &MailContext,
 ) -> Result<HttpResponse, AppError> {
-    let reason = body.and_then(|b| b.into_inner().reason);
+    let reason = body.and_then(|b| b.reason);
     let member = decide(&admin, id, decision, reason.as_deref(), pool, mail).await?;
     Ok(HttpResponse::Ok().json(AdminMemberView::new(member, &load_defaults(pool).await?)))
 }
@@ -513,7 +514,7 @@ async fn approve(
 async fn reject(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
-    body: Option<web::Json<ReasonRequest>>,
+    OptionalJson(body): OptionalJson<ReasonRequest>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
@@ -540,7 +541,7 @@ async fn reject(
 async fn suspend(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
-    body: Option<web::Json<ReasonRequest>>,
+    OptionalJson(body): OptionalJson<ReasonRequest>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
@@ -567,7 +568,7 @@ async fn suspend(
 async fn reinstate(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
-    body: Option<web::Json<ReasonRequest>>,
+    OptionalJson(body): OptionalJson<ReasonRequest>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
