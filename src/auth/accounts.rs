@@ -30,13 +30,21 @@ pub const RESEND_ANSWER: &str = "If this address waits for confirmation, a new l
 pub const RESET_ANSWER: &str =
     "If this address has an account, a message with a link to choose a new password is on its way.";
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct Registration {
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
+    /// Not the email address.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: String,
+    /// At most ten years from now.
+    #[schema(minimum = 1900)]
     pub graduation_year: Option<i32>,
+    #[schema(max_length = 200)]
     pub university: Option<String>,
+    #[schema(max_length = 100)]
     pub country: Option<String>,
 }
 

@@ -3,7 +3,8 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Duration;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::accounts::{self, Registration, REGISTER_ANSWER, RESEND_ANSWER, RESET_ANSWER};
 use crate::auth::limits::AuthLimits;
@@ -16,7 +17,31 @@ use crate::members::privacy::load_defaults;
 
 /// This module's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        register,
+        verify_email,
+        resend_verification,
+        login,
+        refresh,
+        logout,
+        request_password_reset,
+        confirm_password_reset,
+        accept_invitation
+    ),
+    components(schemas(
+        Registration,
+        TokenRequest,
+        EmailRequest,
+        LoginRequest,
+        RefreshRequest,
+        ConfirmResetRequest,
+        Accepted,
+        TokenPair,
+        TokenType,
+        MeView
+    ))
+)]
 pub struct Doc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -31,10 +56,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/auth/invitation/accept").post(accept_invitation));
 }
 
-fn accepted(message: &str) -> HttpResponse {
-    HttpResponse::Accepted().json(serde_json::json!({ "message": message }))
+/// The answer to a request that may send mail: the same whether or not
+/// the address has an account.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub message: &'static str,
 }
 
+fn accepted(message: &'static str) -> HttpResponse {
+    HttpResponse::Accepted().json(Accepted { message })
+}
+
+/// Sign up: mails a link to confirm the address (or a notice to the owner of a taken one).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = Registration,
+    responses(
+        (status = 202, description = "Accepted; the same answer whether or not the address has an account.",
+         body = Accepted),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "A field is invalid (named in `errors`), or the body has the wrong shape."),
+        (status = 429, description = "Too many mail requests from this address; see `Retry-After`."),
+    )
+)]
 async fn register(
     req: HttpRequest,
     body: web::Json<Registration>,
@@ -47,11 +95,28 @@ async fn register(
     Ok(accepted(REGISTER_ANSWER))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
+    /// The token from the link in the mail.
     token: String,
 }
 
+/// Confirm an email address with the token from the mailed link.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/verify-email",
+    tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "The address is confirmed: the member's record, without the settings \
+                                      (now awaiting approval, or active if on the roster).", body = MeView),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The token is not valid, was used, or has expired (`errors.token`), \
+                                      or the body has the wrong shape."),
+    )
+)]
 async fn verify_email(
     body: web::Json<TokenRequest>,
     pool: web::Data<DbPool>,
@@ -62,11 +127,28 @@ async fn verify_email(
     Ok(HttpResponse::Ok().json(MeView::new(member, &defaults)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct EmailRequest {
+    #[schema(format = "email", max_length = 254)]
     email: String,
 }
 
+/// Mail a new confirmation link, if the address waits for one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/verify-email/resend",
+    tag = "auth",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, description = "Accepted; the same answer whether or not the address waits for confirmation.",
+         body = Accepted),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "`email` is not an email address, or the body has the wrong shape."),
+        (status = 429, description = "Too many mail requests from this address; see `Retry-After`."),
+    )
+)]
 async fn resend_verification(
     req: HttpRequest,
     body: web::Json<EmailRequest>,
@@ -79,24 +161,57 @@ async fn resend_verification(
     Ok(accepted(RESEND_ANSWER))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     email: String,
     password: String,
 }
 
 /// The tokens a login or a refresh hands out.
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    /// Sent as `Authorization: Bearer ...`.
+    pub access_token: String,
+    /// Exchanged once at `POST /api/v1/auth/refresh` for the next pair.
+    pub refresh_token: String,
+    pub token_type: TokenType,
+    /// Seconds the access token is valid.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
 fn token_pair(access_token: String, refresh_token: String) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({
-            "access_token": access_token,
-            "refresh_token": refresh_token,
-            "token_type": "Bearer",
-            "expires_in": ACCESS_TOKEN_SECONDS,
-        }))
+        .json(TokenPair {
+            access_token,
+            refresh_token,
+            token_type: TokenType::Bearer,
+            expires_in: ACCESS_TOKEN_SECONDS,
+        })
 }
 
+/// Sign in: an access token and a refresh token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in (sent with `Cache-Control: no-store`).", body = TokenPair),
+        (status = 400, description = "The body is not JSON."),
+        (status = 401, description = "The email or the password is wrong (the same answer for both)."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The body has the wrong shape."),
+        (status = 429, description = "Too many failed sign-ins for this account or address; see `Retry-After`."),
+    )
+)]
 async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
@@ -111,11 +226,26 @@ async fn login(
     Ok(token_pair(access, refresh))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     refresh_token: String,
 }
 
+/// Exchange a refresh token for a new pair; a token that comes back a second time ends its whole session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "The next pair (sent with `Cache-Control: no-store`).", body = TokenPair),
+        (status = 400, description = "The body is not JSON."),
+        (status = 401, description = "The refresh token is unknown, expired, revoked or already used."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The body has the wrong shape."),
+    )
+)]
 async fn refresh(
     body: web::Json<RefreshRequest>,
     pool: web::Data<DbPool>,
@@ -128,11 +258,41 @@ async fn refresh(
     }
 }
 
+/// Sign out: the refresh token's session ends (an unknown token is no error).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Signed out."),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The body has the wrong shape."),
+    )
+)]
 async fn logout(body: web::Json<RefreshRequest>, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     accounts::end_session(&pool, &body.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Mail a link to choose a new password, if the address has an account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password-reset",
+    tag = "auth",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, description = "Accepted; the same answer whether or not the address has an account.",
+         body = Accepted),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "`email` is not an email address, or the body has the wrong shape."),
+        (status = 429, description = "Too many mail requests from this address; see `Retry-After`."),
+    )
+)]
 async fn request_password_reset(
     req: HttpRequest,
     body: web::Json<EmailRequest>,
@@ -145,12 +305,31 @@ async fn request_password_reset(
     Ok(accepted(RESET_ANSWER))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ConfirmResetRequest {
+    /// The token from the link in the mail.
     token: String,
+    /// Not the account's email address.
+    #[schema(min_length = 10, max_length = 128)]
     new_password: String,
 }
 
+/// Choose a new password with the token from the mailed link; every session ends.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password-reset/confirm",
+    tag = "auth",
+    request_body = ConfirmResetRequest,
+    responses(
+        (status = 204, description = "The password is changed."),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The token is not valid, was used or has expired (`errors.token`), \
+                                      `new_password` breaks the policy, or the body has the wrong shape."),
+        (status = 429, description = "Too many mail requests from this address; see `Retry-After`."),
+    )
+)]
 async fn confirm_password_reset(
     req: HttpRequest,
     body: web::Json<ConfirmResetRequest>,
@@ -163,7 +342,21 @@ async fn confirm_password_reset(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The invited member's first password (from the link in the invitation).
+/// Accept an invitation: the invited member's first password (from the link in the invitation).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/invitation/accept",
+    tag = "auth",
+    request_body = ConfirmResetRequest,
+    responses(
+        (status = 200, description = "The member is active: their record.", body = MeView),
+        (status = 400, description = "The body is not JSON."),
+        (status = 413, description = "The body is too large."),
+        (status = 415, description = "The body is not sent as `application/json`."),
+        (status = 422, description = "The token is not valid, was used or has expired (`errors.token`), \
+                                      `new_password` breaks the policy, or the body has the wrong shape."),
+    )
+)]
 async fn accept_invitation(
     body: web::Json<ConfirmResetRequest>,
     pool: web::Data<DbPool>,

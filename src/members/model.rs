@@ -105,12 +105,15 @@ pub struct MeView {
     pub visibility: VisibilitySettings,
     /// Which mail the member takes (on `/api/v1/me`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub notifications: Option<crate::members::settings::Notifications>,
     /// The address of the member's own calendar feed (on `/api/v1/me`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub calendar_url: Option<String>,
     /// How often a digest comes, and what it tells (on `/api/v1/me`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub digest: Option<crate::members::settings::DigestSettings>,
     pub created_at: DateTime<Utc>,
     pub approved_at: Option<DateTime<Utc>>,

@@ -92,15 +92,30 @@ pub fn save_defaults(conn: &mut PgConnection, values: &DirectoryDefaults) -> Que
         .get_result(conn)
 }
 
+/// A visibility as the API names it (`VISIBILITIES`; the fields hold it as a string).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Visibility {
+    Public,
+    Members,
+    Hidden,
+}
+
 /// One visibility per protected field, as the API shows and takes them:
 /// `{"email": "hidden", "city": "members", ...}`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct VisibilitySettings {
+    #[schema(value_type = Visibility)]
     pub email: String,
+    #[schema(value_type = Visibility)]
     pub city: String,
+    #[schema(value_type = Visibility)]
     pub profession: String,
+    #[schema(value_type = Visibility)]
     pub bio: String,
+    #[schema(value_type = Visibility)]
     pub links: String,
+    #[schema(value_type = Visibility)]
     pub exchanges: String,
 }
 
@@ -158,16 +173,22 @@ pub fn check_visibility(checks: &mut Checks, field: &str, value: &str) -> String
 #[serde(deny_unknown_fields)]
 pub struct VisibilityPatch {
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<Visibility>)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<Visibility>)]
     pub city: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<Visibility>)]
     pub profession: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<Visibility>)]
     pub bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<Visibility>)]
     pub links: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
+    #[schema(value_type = Option<Visibility>)]
     pub exchanges: Option<Option<String>>,
 }
 

@@ -16,29 +16,45 @@ use crate::members::settings::{self, DigestPatch, NotificationsPatch, SettingsCh
 
 /// The body of `PATCH /api/v1/me`: only the fields sent change; `null`
 /// clears an optional one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    /// Cannot be cleared.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub full_name: Option<Option<String>>,
+    /// At most ten years from now.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>, minimum = 1900)]
     pub graduation_year: Option<Option<i32>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub university: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub country: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub city: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub profession: Option<Option<String>>,
+    /// Several lines.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub bio: Option<Option<String>>,
+    /// Web addresses (http or https), each at most 300 characters.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 5)]
     pub links: Option<Option<Vec<String>>>,
+    /// An IANA time zone name.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "Asia/Baku")]
     pub time_zone: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
     pub listed_in_directory: Option<Option<bool>>,
+    /// `null` for a field returns it to the association's default.
     #[serde(default)]
     pub visibility: Option<VisibilityPatch>,
     #[serde(default)]

@@ -61,23 +61,46 @@ pub struct Notifications {
 /// How often a digest comes, and what it tells (`digest` on `/api/v1/me`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DigestSettings {
+    #[schema(value_type = DigestFrequency)]
     pub frequency: String,
+    #[schema(value_type = Vec<DigestTopic>)]
     pub topics: Vec<String>,
+}
+
+/// A digest's rhythm as the API names it (`DIGEST_FREQUENCIES`; held as a string).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum DigestFrequency {
+    Weekly,
+    Monthly,
+    Off,
+}
+
+/// What a digest tells of, as the API names it (`DIGEST_TOPICS`; held as a string).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum DigestTopic {
+    Events,
+    Announcements,
+    NewMembers,
 }
 
 pub const DIGEST_FREQUENCIES: [&str; 3] = ["weekly", "monthly", "off"];
 pub const DIGEST_TOPICS: [&str; 3] = ["events", "announcements", "new_members"];
 
 /// `digest` in `PATCH /api/v1/me`: what is sent changes.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DigestPatch {
+    #[schema(value_type = Option<DigestFrequency>)]
     pub frequency: Option<String>,
+    /// All the topics the digest tells of (each once, in any order).
+    #[schema(value_type = Option<Vec<DigestTopic>>)]
     pub topics: Option<Vec<String>>,
 }
 
 /// `notifications` in `PATCH /api/v1/me`: what is sent changes.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationsPatch {
     pub events: Option<bool>,
