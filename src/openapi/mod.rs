@@ -42,7 +42,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 struct ApiDoc;
 
 /// The whole document: every feature's operations, with the shared parts.
-pub fn document() -> utoipa::openapi::OpenApi {
+pub fn document() -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     use crate::*;
     for part in [
@@ -67,7 +67,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// Gives `ONE_LINE` to each text parameter that has no pattern, format or
 /// set of values of its own.
-fn one_line_parameters(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+fn one_line_parameters(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut value = serde_json::to_value(&doc).expect("the OpenAPI document serialises");
     let operations = value["paths"]
         .as_object_mut()
@@ -85,13 +85,13 @@ fn one_line_parameters(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenAp
             }
         }
     }
-    serde_json::from_value(value).unwrap_or(doc)
+    value
 }
 
 /// The document as served, built once.
 fn document_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| document().to_json().expect("the OpenAPI document serialises"))
+    JSON.get_or_init(|| document().to_string())
 }
 
 /// The methods the API answers on a route pattern (`/api/v1/events/{id}`),
@@ -101,7 +101,7 @@ pub fn allowed_methods(pattern: &str) -> Option<&'static str> {
     static ALLOWED: OnceLock<std::collections::HashMap<String, String>> = OnceLock::new();
     ALLOWED
         .get_or_init(|| {
-            let doc = serde_json::to_value(document()).unwrap_or_default();
+            let doc = document();
             let paths = doc["paths"].as_object().cloned().unwrap_or_default();
             paths
                 .into_iter()
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn every_route_of_the_api_is_in_the_document() {
-        let doc = serde_json::to_value(document()).unwrap();
+        let doc = document();
         let routed = routed_operations();
         assert!(routed.len() > 40, "the routes were not found in the source: {routed:?}");
         let missing: Vec<_> = routed
@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn every_error_response_is_a_problem_and_secured_operations_answer_401() {
-        let doc = serde_json::to_value(document()).unwrap();
+        let doc = document();
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(doc["components"]["securitySchemes"][BEARER]["scheme"], "bearer");
         for (path, item) in doc["paths"].as_object().unwrap() {
@@ -339,7 +339,7 @@ mod tests {
 
     #[test]
     fn text_parameters_refuse_control_characters_as_the_checks_do() {
-        let doc = serde_json::to_value(document()).unwrap();
+        let doc = document();
         let parameter = |name: &str| {
             doc["paths"]["/api/v1/members"]["get"]["parameters"]
                 .as_array()
