@@ -62,7 +62,39 @@ pub fn document() -> serde_json::Value {
         doc.merge(part);
     }
     Shared.modify(&mut doc);
-    one_line_parameters(doc)
+    unique_operation_ids(one_line_parameters(doc))
+}
+
+/// utoipa names an operation after its handler, and several features have a
+/// `list_api`: those that would repeat get their tag in front.
+fn unique_operation_ids(mut doc: serde_json::Value) -> serde_json::Value {
+    let operations = || {
+        ["get", "put", "post", "delete", "patch"]
+            .into_iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for item in doc["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+        for method in operations() {
+            if let Some(id) = item.get(&method).and_then(|o| o["operationId"].as_str()) {
+                *seen.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    let paths = doc.get_mut("paths").and_then(|p| p.as_object_mut());
+    for item in paths.into_iter().flat_map(|p| p.values_mut()) {
+        for method in operations() {
+            if let Some(operation) = item.get_mut(&method) {
+                let id = operation["operationId"].as_str().unwrap_or_default().to_string();
+                if seen.get(&id).is_some_and(|n| *n > 1) {
+                    let tag = operation["tags"][0].as_str().unwrap_or("api").to_string();
+                    operation["operationId"] = format!("{tag}_{id}").into();
+                }
+            }
+        }
+    }
+    doc
 }
 
 /// Gives `ONE_LINE` to each text parameter that has no pattern, format or
@@ -76,8 +108,8 @@ fn one_line_parameters(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
         .filter_map(|item| item.as_object_mut())
         .flat_map(|item| item.values_mut());
     for operation in operations {
-        for parameter in operation["parameters"].as_array_mut().into_iter().flatten() {
-            let schema = &mut parameter["schema"];
+        let parameters = operation.get_mut("parameters").and_then(|p| p.as_array_mut());
+        for schema in parameters.into_iter().flatten().filter_map(|p| p.get_mut("schema")) {
             let is_text =
                 schema["type"] == "string" || schema["type"].as_array().is_some_and(|t| t.contains(&"string".into()));
             if is_text && ["pattern", "format", "enum"].iter().all(|k| schema.get(k).is_none()) {
@@ -350,6 +382,15 @@ mod tests {
                 .clone()
         };
         assert_eq!(parameter("country")["pattern"], ONE_LINE);
+        let mut ids = std::collections::HashSet::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_string()), "operationId {id} repeats");
+            }
+        }
+        let no_parameters = &doc["paths"]["/api/v1/admin/digests"]["get"];
+        assert!(no_parameters.get("parameters").is_none(), "{no_parameters}");
         assert!(parameter("program_id")["pattern"].is_null(), "a uuid has its format");
         // A parameter with a pattern of its own keeps it.
         assert_ne!(parameter("q")["pattern"], ONE_LINE);
