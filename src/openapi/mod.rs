@@ -187,7 +187,27 @@ impl Modify for Shared {
                     s.iter()
                         .any(|req| serde_json::to_value(req).is_ok_and(|v| v.get(BEARER).is_some()))
                 });
+                // What `error::json_error` answers for any JSON body.
+                let takes_json = operation
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|body| body.content.contains_key("application/json"));
                 let responses = &mut operation.responses.responses;
+                if takes_json {
+                    for (status, description) in [
+                        ("400", "The body is not valid JSON."),
+                        ("413", "The body is larger than 256 KiB."),
+                        ("415", "The body is not sent as `application/json`."),
+                        (
+                            "422",
+                            "The body has another shape, or a field is invalid (named in `errors`).",
+                        ),
+                    ] {
+                        responses
+                            .entry(status.into())
+                            .or_insert_with(|| RefOr::T(ResponseBuilder::new().description(description).build()));
+                    }
+                }
                 if secured && !responses.contains_key("401") {
                     responses.insert(
                         "401".into(),
@@ -365,6 +385,11 @@ mod tests {
                     assert!(!operation["responses"]["401"].is_null(), "{method} {path}");
                 }
                 assert!(!operation["responses"]["503"].is_null(), "{method} {path}");
+                if !operation["requestBody"]["content"]["application/json"].is_null() {
+                    for status in ["400", "413", "415", "422"] {
+                        assert!(!operation["responses"][status].is_null(), "{method} {path} {status}");
+                    }
+                }
             }
         }
     }
