@@ -15,7 +15,7 @@ use crate::auth::tokens::{hash_token, TokenKeys};
 use crate::auth::{password, store as tokens};
 use crate::db::{self, DbPool};
 use crate::email::{outbox, Email, EmailTemplate, MailContext};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorKind};
 use crate::members::emails::Welcome;
 use crate::members::model::{Member, NewMember, ACTIVE, DELETED, INVITED, PENDING_APPROVAL, PENDING_VERIFICATION};
 use crate::members::store as members;
@@ -157,6 +157,13 @@ pub async fn register(
         })
     })
     .await
+    // Two sign-ups of one new address at once: the later finds it taken
+    // only at its insert (a unique violation, rolled back). It answers as
+    // every sign-up does, so the answer never tells that the account exists.
+    .or_else(|error| match error.kind {
+        ErrorKind::Conflict => Ok(()),
+        _ => Err(error),
+    })
 }
 
 fn queue_verification(conn: &mut PgConnection, mail: &MailContext, member: &Member) -> Result<(), AppError> {

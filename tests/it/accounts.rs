@@ -139,6 +139,61 @@ async fn registering_a_taken_address_answers_the_same_and_mails_the_owner() {
     assert_eq!(count, 1);
 }
 
+/// Two sign-ups of one new address at once: the later one meets the
+/// earlier's row only at its insert. It must answer as any sign-up does.
+#[tokio::test]
+async fn a_sign_up_racing_another_for_the_same_address_answers_the_same() {
+    let smtp = TestSmtp::start();
+    let app = accounts_app(&smtp).await;
+    let usual: Value = app
+        .post_json("/api/v1/auth/register", &registration("first@example.org"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // The earlier sign-up, not yet committed: the API's lookup cannot see
+    // it, and its insert waits on the unique index until this commits.
+    let mut earlier = app.conn();
+    diesel::sql_query("BEGIN").execute(&mut earlier).unwrap();
+    diesel::sql_query(
+        "INSERT INTO members (email, password_hash, full_name) VALUES ('race@example.org', 'x', 'Earlier')",
+    )
+    .execute(&mut earlier)
+    .unwrap();
+    let later = tokio::spawn({
+        let (client, url) = (app.client.clone(), format!("{}/api/v1/auth/register", app.address));
+        async move {
+            client
+                .post(url)
+                .json(&registration("race@example.org"))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    // Commit once the API's insert is waiting on this transaction's row.
+    let mut watcher = app.conn();
+    let mut waited = false;
+    for _ in 0..500 {
+        let waiting: i64 = diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock')",
+        ))
+        .get_result(&mut watcher)
+        .unwrap();
+        if waiting > 0 {
+            waited = true;
+            break;
+        }
+        assert!(!later.is_finished(), "the sign-up did not wait for the earlier one");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    diesel::sql_query("COMMIT").execute(&mut earlier).unwrap();
+    assert!(waited, "the sign-up never reached its insert");
+    let later = later.await.unwrap();
+    assert_eq!(later.status(), 202);
+    assert_eq!(later.json::<Value>().await.unwrap(), usual, "no account enumeration");
+}
+
 #[tokio::test]
 async fn bad_registrations_get_422_with_every_field_named() {
     let smtp = TestSmtp::start();
