@@ -361,11 +361,28 @@ impl Cluster {
         }
         let socket_dir = self.pgdata.to_string_lossy().replace('\'', "''");
         let location = self.pgdata.join(LOCATION_FILE);
+        // Written aside and renamed, so a crash never leaves half a file;
+        // owned by the cluster's user (a root-owned file, unreadable under a
+        // strict umask, would stop the server).
+        let written = self.pgdata.join(format!("{LOCATION_FILE}.new"));
         std::fs::write(
-            &location,
+            &written,
             format!("# Written by Karvan at each start: the socket is in this folder.\nunix_socket_directories = '{socket_dir}'\n"),
         )
-        .map_err(io_error(format!("could not write {}", location.display())))?;
+        .and_then(|()| std::fs::set_permissions(&written, std::fs::Permissions::from_mode(0o600)))
+        .map_err(io_error(format!("could not write {}", written.display())))?;
+        if let Some(user) = self.run_as {
+            nix::unistd::chown(
+                &written,
+                Some(nix::unistd::Uid::from_raw(user.uid)),
+                Some(nix::unistd::Gid::from_raw(user.gid)),
+            )
+            .map_err(|e| EmbeddedError::Io {
+                context: format!("could not give {} to the postgres user", written.display()),
+                source: e.into(),
+            })?;
+        }
+        std::fs::rename(&written, &location).map_err(io_error(format!("could not write {}", location.display())))?;
         Ok(())
     }
 
