@@ -159,6 +159,7 @@ pub async fn find_entry(pool: &DbPool, viewer: Viewer, id: Uuid) -> Result<store
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The entry.", body = store::Entry),
+        (status = 403, description = "A token was sent, and its member is not active."),
         (status = 404, description = "No listed, active member has this id (or the id is not a UUID)."),
     )
 )]

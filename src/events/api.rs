@@ -316,7 +316,7 @@ pub struct PublishInput {
     path = "/api/v1/events/{id}/publish",
     tag = "events",
     params(("id" = Uuid, Path, description = "The event's id")),
-    request_body(content = Option<PublishInput>, description = "Optional; a body that cannot be read counts as none."),
+    request_body(content = Option<PublishInput>, description = "Optional: no body at all counts as `{}`; a body that is sent must be this JSON."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The published event.", body = EventView),
@@ -369,7 +369,7 @@ impl CancelInput {
     path = "/api/v1/events/{id}/cancel",
     tag = "events",
     params(("id" = Uuid, Path, description = "The event's id")),
-    request_body(content = Option<CancelInput>, description = "Optional; a body that cannot be read counts as none."),
+    request_body(content = Option<CancelInput>, description = "Optional: no body at all counts as `{}`; a body that is sent must be this JSON."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The cancelled event.", body = EventView),

@@ -501,7 +501,7 @@ async fn approve(
     tag = "admin",
     params(("id" = Uuid, Path, description = "The member's id")),
     request_body(content = ReasonRequest,
-                 description = "The reason (required). A body that is not such JSON counts as none."),
+                 description = "The reason (required). A body that is sent must be this JSON, with no other field."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The member, now rejected.", body = AdminMemberView),
@@ -528,7 +528,7 @@ async fn reject(
     tag = "admin",
     params(("id" = Uuid, Path, description = "The member's id")),
     request_body(content = Option<ReasonRequest>,
-                 description = "An optional reason, for the audit log. A body that is not such JSON counts as none."),
+                 description = "An optional reason, for the audit log; the body may be left out. A body that is sent must be this JSON, with no other field."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The member, now suspended.", body = AdminMemberView),
@@ -555,7 +555,7 @@ async fn suspend(
     tag = "admin",
     params(("id" = Uuid, Path, description = "The member's id")),
     request_body(content = Option<ReasonRequest>,
-                 description = "An optional reason, for the audit log. A body that is not such JSON counts as none."),
+                 description = "An optional reason, for the audit log; the body may be left out. A body that is sent must be this JSON, with no other field."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The member, active again.", body = AdminMemberView),
