@@ -13,17 +13,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MAX_EXAMPLES=${MAX_EXAMPLES:-25}
+PORT=${API_FUZZ_PORT:-18095}
 # Whether each generated body that the schema allows is accepted, and each
 # it forbids refused, is not yet checked: the schemas do not yet state every
 # rule of the checks (text is trimmed before its length counts, for one).
 # EXCLUDE_CHECKS= runs those too.
 EXCLUDE_CHECKS=${EXCLUDE_CHECKS-positive_data_acceptance,negative_data_rejection}
-PORT=${PORT:-18095}
 PASSWORD="api fuzz admin password"
 venv=target/api-fuzz-venv
-if ! "$venv/bin/python" -c 'import schemathesis, openapi_spec_validator' 2>/dev/null; then
-  python3 -m venv "$venv"
+if ! cmp -s ci/api-requirements.txt "$venv/requirements.txt"; then
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv"; then
+    echo "api-fuzz: installing Python's venv (Debian: python3-venv)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    python3 -m venv "$venv"
+  fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r ci/api-requirements.txt
+  cp ci/api-requirements.txt "$venv/requirements.txt"
 fi
 
 cargo build --quiet --bin karvan
@@ -44,9 +50,15 @@ echo "$PASSWORD" | "$karvan" admin create --email fuzz-admin@example.org --name 
 "$karvan" serve > "$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 150); do
+  kill -0 "$server" 2>/dev/null || break
   curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
   sleep 0.2
 done
+if ! kill -0 "$server" 2>/dev/null || ! curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; then
+  echo "api-fuzz: karvan serve did not start:" >&2
+  cat "$work/serve.log" >&2
+  exit 1
+fi
 base="http://127.0.0.1:$PORT"
 
 curl -sf "$base/api/v1/openapi.json" -o "$work/openapi.json"
@@ -57,7 +69,10 @@ token=$(curl -sf -H 'content-type: application/json' \
   "$base/api/v1/auth/login" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 status=0
-"$venv/bin/st" run "$base/api/v1/openapi.json" \
+# From the throwaway folder: Schemathesis keeps a cache where it runs.
+st="$PWD/$venv/bin/st"
+cd "$work"
+"$st" run "$base/api/v1/openapi.json" \
   --header "Authorization: Bearer $token" \
   --checks all \
   ${EXCLUDE_CHECKS:+--exclude-checks "$EXCLUDE_CHECKS"} \
