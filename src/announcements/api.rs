@@ -96,10 +96,7 @@ async fn get_api(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The announcement.", body = AnnouncementView),
-        (status = 400, description = "The body is not JSON."),
         (status = 403, description = "The signed-in member is not an admin."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "A field is missing or invalid (named in `errors`), or the body has another shape."),
     )
 )]

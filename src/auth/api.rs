@@ -76,9 +76,6 @@ fn accepted(message: &'static str) -> HttpResponse {
     responses(
         (status = 202, description = "Accepted; the same answer whether or not the address has an account.",
          body = Accepted),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "A field is invalid (named in `errors`), or the body has the wrong shape."),
         (status = 429, description = "Too many mail requests from this address; see `Retry-After`."),
     )
@@ -110,9 +107,6 @@ pub struct TokenRequest {
     responses(
         (status = 200, description = "The address is confirmed: the member's record, without the settings \
                                       (now awaiting approval, or active if on the roster).", body = MeView),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The token is not valid, was used, or has expired (`errors.token`), \
                                       or the body has the wrong shape."),
     )
@@ -142,9 +136,6 @@ pub struct EmailRequest {
     responses(
         (status = 202, description = "Accepted; the same answer whether or not the address waits for confirmation.",
          body = Accepted),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "`email` is not an email address, or the body has the wrong shape."),
         (status = 429, description = "Too many mail requests from this address; see `Retry-After`."),
     )
@@ -204,10 +195,7 @@ fn token_pair(access_token: String, refresh_token: String) -> HttpResponse {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in (sent with `Cache-Control: no-store`).", body = TokenPair),
-        (status = 400, description = "The body is not JSON."),
         (status = 401, description = "The email or the password is wrong (the same answer for both)."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The body has the wrong shape."),
         (status = 429, description = "Too many failed sign-ins for this account or address; see `Retry-After`."),
     )
@@ -239,10 +227,7 @@ pub struct RefreshRequest {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "The next pair (sent with `Cache-Control: no-store`).", body = TokenPair),
-        (status = 400, description = "The body is not JSON."),
         (status = 401, description = "The refresh token is unknown, expired, revoked or already used."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The body has the wrong shape."),
     )
 )]
@@ -266,9 +251,6 @@ async fn refresh(
     request_body = RefreshRequest,
     responses(
         (status = 204, description = "Signed out."),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The body has the wrong shape."),
     )
 )]
@@ -286,9 +268,6 @@ async fn logout(body: web::Json<RefreshRequest>, pool: web::Data<DbPool>) -> Res
     responses(
         (status = 202, description = "Accepted; the same answer whether or not the address has an account.",
          body = Accepted),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "`email` is not an email address, or the body has the wrong shape."),
         (status = 429, description = "Too many mail requests from this address; see `Retry-After`."),
     )
@@ -322,9 +301,6 @@ pub struct ConfirmResetRequest {
     request_body = ConfirmResetRequest,
     responses(
         (status = 204, description = "The password is changed."),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The token is not valid, was used or has expired (`errors.token`), \
                                       `new_password` breaks the policy, or the body has the wrong shape."),
         (status = 429, description = "Too many mail requests from this address; see `Retry-After`."),
@@ -350,9 +326,6 @@ async fn confirm_password_reset(
     request_body = ConfirmResetRequest,
     responses(
         (status = 200, description = "The member is active: their record.", body = MeView),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The token is not valid, was used or has expired (`errors.token`), \
                                       `new_password` breaks the policy, or the body has the wrong shape."),
     )

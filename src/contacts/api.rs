@@ -71,12 +71,9 @@ pub async fn ask(pool: &DbPool, mail: &MailContext, from: Member, to: Uuid, mess
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The request, waiting for an answer.", body = Asked),
-        (status = 400, description = "The body is not valid JSON."),
         (status = 403, description = "The signed-in member is not active."),
         (status = 404, description = "No active member listed in the directory has this id, or the id is not a UUID."),
         (status = 409, description = "The two are already introduced, or a request between them is already waiting."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The message is missing, blank, too long or has control characters, \
                                       the member asked is the asker (`member`), or the body names an unknown field."),
         (status = 429, description = "The member has asked for 10 introductions in the last day; see `Retry-After`."),

@@ -123,7 +123,6 @@ pub async fn start_run(pool: DbPool, mail: MailContext, options: RunOptions) -> 
     responses(
         (status = 202, description = "The run has started.", body = RunStarted),
         (status = 403, description = "The signed-in member is not an active admin."),
-        (status = 413, description = "The body is larger than 256 KiB."),
         (status = 422, description = "The body is not a run request (`body` in `errors`: not JSON, an unknown \
                                       field, a wrong type) or the period is invalid (`period`)."),
     )

@@ -241,10 +241,7 @@ async fn ics_api(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The draft.", body = EventView),
-        (status = 400, description = "The body is not JSON."),
         (status = 403, description = "The signed-in member is not an admin."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "A field is missing or invalid (named in `errors`), or the body has another shape."),
     )
 )]
@@ -275,12 +272,9 @@ async fn create_api(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The event as it now is.", body = EventView),
-        (status = 400, description = "The body is not JSON."),
         (status = 403, description = "The signed-in member is not an admin."),
         (status = 404, description = "No such event."),
         (status = 409, description = "The event is cancelled."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "A field is invalid (named in `errors`), or the body has another shape."),
     )
 )]
@@ -416,12 +410,9 @@ pub struct RsvpAnswer {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The member's answer as it now stands.", body = RsvpAnswer),
-        (status = 400, description = "The body is not JSON."),
         (status = 403, description = "The signed-in member is not active."),
         (status = 404, description = "No such event (or a draft)."),
         (status = 409, description = "The event is cancelled or has begun."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The status is not `going` or `not_going`, or the body has another shape."),
     )
 )]

@@ -628,12 +628,9 @@ pub async fn set_role(admin: &Member, id: Uuid, role: String, pool: &DbPool) -> 
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The member with their new role.", body = AdminMemberView),
-        (status = 400, description = "The body is not valid JSON."),
         (status = 403, description = "The signed-in member is not an active admin."),
         (status = 404, description = "No member (or a deleted one) has this id, or the id is not a UUID."),
         (status = 409, description = "This would leave the association without an active admin."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "The role is not `member` or `admin`, or the body lacks it."),
     )
 )]
@@ -723,10 +720,7 @@ pub async fn set_directory_defaults(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every field's default, as now saved.", body = VisibilitySettings),
-        (status = 400, description = "The body is not valid JSON."),
         (status = 403, description = "The signed-in member is not an active admin."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "A value is not `public`, `members` or `hidden` (named `visibility.<field>` \
                                       in `errors`), or the body names an unknown field."),
     )

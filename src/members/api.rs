@@ -83,9 +83,6 @@ async fn me_view(pool: &DbPool, mail: &MailContext, member: Member) -> Result<Me
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The record as changed.", body = MeView),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "A field is invalid (named in `errors`), or the body has the wrong shape \
                                       or an unknown field."),
     )
@@ -121,9 +118,6 @@ pub struct ChangePassword {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The password is changed; sign in again."),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "`current_password` is wrong or `new_password` breaks the policy \
                                       (named in `errors`), or the body has the wrong shape."),
         (status = 429, description = "Too many wrong passwords for this account; see `Retry-After`."),
@@ -176,10 +170,7 @@ pub struct DeleteRequest {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The account is deleted."),
-        (status = 400, description = "The body is not JSON."),
         (status = 409, description = "The member is the association's only active admin."),
-        (status = 413, description = "The body is too large."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "`password` is wrong (`errors.password`), or the body has the wrong shape \
                                       or an unknown field."),
         (status = 429, description = "Too many wrong passwords for this account; see `Retry-After`."),

@@ -116,9 +116,6 @@ async fn get_program(id: web::Path<Uuid>, pool: web::Data<DbPool>) -> Result<Htt
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The programme.", body = Program),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 403, description = "The signed-in member is not an admin."),
         (status = 422, description = "A field is missing or invalid, or the name is another programme's (named in \
                                       `errors`); or the body has another shape."),
@@ -144,9 +141,6 @@ async fn create_program(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The programme as it now is.", body = Program),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 403, description = "The signed-in member is not an admin."),
         (status = 404, description = "No such programme."),
         (status = 422, description = "A field is invalid, or the name is another programme's (named in `errors`); \
@@ -233,9 +227,6 @@ async fn my_record(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The record, not yet verified.", body = ExchangeRecord),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 422, description = "A field is missing or invalid, or the programme is not in the catalogue \
                                       (named in `errors`); or the body has another shape."),
     )
@@ -262,9 +253,6 @@ async fn add_record(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The record as it now is.", body = ExchangeRecord),
-        (status = 400, description = "The body is not JSON."),
-        (status = 413, description = "The body is larger than 256 KiB."),
-        (status = 415, description = "The body is not sent as `application/json`."),
         (status = 404, description = "The member has no record with this id."),
         (status = 422, description = "A field is invalid, or the programme is not in the catalogue (named in \
                                       `errors`); or the body has another shape."),
