@@ -115,9 +115,14 @@ impl Checks {
 /// `?page=1&per_page=20` (at most 100). Filters that add fields repeat
 /// `page` and `per_page` rather than flatten this: serde's flatten loses the
 /// number types of a query string.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Pagination {
+    /// From 1 (the default).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// From 1 to 100; 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
 }
 

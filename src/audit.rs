@@ -142,10 +142,7 @@ async fn audit_page(
     get,
     path = "/api/v1/admin/audit-log",
     tag = "audit",
-    params(
-        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "From 1 (the default)."),
-        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "From 1 to 100; 20 by default."),
-    ),
+    params(crate::api::Pagination),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of the log, newest first.", body = ListPage<AuditEntry>),

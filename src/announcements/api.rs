@@ -36,10 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     get,
     path = "/api/v1/announcements",
     tag = "announcements",
-    params(
-        ("page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "1 by default"),
-        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "20 by default"),
-    ),
+    params(crate::api::Pagination),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of announcements.", body = ListPage<AnnouncementView>),
