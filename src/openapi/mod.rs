@@ -4,9 +4,10 @@
 //! fetched from elsewhere).
 //!
 //! Each feature's `api.rs` describes its operations in a `Doc`; [`document`]
-//! merges them. Two things every operation shares are written here once:
-//! any error it answers is a problem+json body, and one that needs a token
-//! may answer 401 and, like every operation, 503 while the database is down.
+//! merges them. What every operation shares is written here once: any error
+//! it answers is a problem+json body; one that needs a token may answer 401,
+//! one that takes JSON 400/413/415/422, and every one 503 while the
+//! database is down; text parameters refuse control characters.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -68,24 +69,19 @@ pub fn document() -> serde_json::Value {
 /// utoipa names an operation after its handler, and several features have a
 /// `list_api`: those that would repeat get their tag in front.
 fn unique_operation_ids(mut doc: serde_json::Value) -> serde_json::Value {
-    let operations = || {
-        ["get", "put", "post", "delete", "patch"]
-            .into_iter()
-            .map(|m| m.to_string())
-            .collect::<Vec<_>>()
-    };
+    const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for item in doc["paths"].as_object().into_iter().flat_map(|p| p.values()) {
-        for method in operations() {
-            if let Some(id) = item.get(&method).and_then(|o| o["operationId"].as_str()) {
+        for method in METHODS {
+            if let Some(id) = item.get(method).and_then(|o| o["operationId"].as_str()) {
                 *seen.entry(id.to_string()).or_default() += 1;
             }
         }
     }
     let paths = doc.get_mut("paths").and_then(|p| p.as_object_mut());
     for item in paths.into_iter().flat_map(|p| p.values_mut()) {
-        for method in operations() {
-            if let Some(operation) = item.get_mut(&method) {
+        for method in METHODS {
+            if let Some(operation) = item.get_mut(method) {
                 let id = operation["operationId"].as_str().unwrap_or_default().to_string();
                 if seen.get(&id).is_some_and(|n| *n > 1) {
                     let tag = operation["tags"][0].as_str().unwrap_or("api").to_string();
@@ -120,10 +116,16 @@ fn one_line_parameters(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
     value
 }
 
+/// The document, built once for the process.
+fn served() -> &'static serde_json::Value {
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    DOCUMENT.get_or_init(document)
+}
+
 /// The document as served, built once.
 fn document_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| document().to_string())
+    JSON.get_or_init(|| served().to_string())
 }
 
 /// The methods the API answers on a route pattern (`/api/v1/events/{id}`),
@@ -133,8 +135,7 @@ pub fn allowed_methods(pattern: &str) -> Option<&'static str> {
     static ALLOWED: OnceLock<std::collections::HashMap<String, String>> = OnceLock::new();
     ALLOWED
         .get_or_init(|| {
-            let doc = document();
-            let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+            let paths = served()["paths"].as_object().cloned().unwrap_or_default();
             paths
                 .into_iter()
                 .map(|(path, item)| {
