@@ -3,6 +3,7 @@
 //! announcements scheduled for now, and the digests whose moment has come
 //! in their members' zones (`KARVAN_DIGEST_SCHEDULE`). Each is idempotent (see their queries),
 //! so replicas ticking together or a tick after a crash send nothing twice.
+//! It also folds the directory's pending word changes into its counts.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::db::{self, DbPool};
 use crate::email::MailContext;
-use crate::{announcements, digest, events};
+use crate::{announcements, digest, directory, events};
 
 const EVERY: Duration = Duration::from_secs(60);
 
@@ -45,6 +46,10 @@ pub async fn run(pool: DbPool, mail: MailContext, digests: Option<cron::Schedule
                 Ok(count) => tracing::info!(count, "queued digests"),
                 Err(e) => tracing::warn!(error = %e, "could not run the digests due"),
             }
+        }
+        if let Err(e) = db::run(&pool, directory::store::fold_word_changes).await {
+            // Searches still count exactly, adding the pending changes.
+            tracing::warn!(error = %e, "could not fold the directory's word counts");
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

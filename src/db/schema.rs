@@ -66,6 +66,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    directory_word_changes (id) {
+        id -> Int8,
+        word -> Text,
+        change -> Int4,
+    }
+}
+
+diesel::table! {
     directory_words (word, name_search, member_id) {
         word -> Text,
         name_search -> Text,
@@ -214,6 +222,7 @@ diesel::table! {
 diesel::table! {
     name_words (word) {
         word -> Text,
+        listed -> Int4,
     }
 }
 
@@ -266,6 +275,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_requests,
     digest_runs,
     directory_defaults,
+    directory_word_changes,
     directory_words,
     email_outbox,
     email_tokens,

@@ -321,30 +321,6 @@ pub fn search(
             offset,
         );
         (sql, Total::Words)
-    } else if search.only_words() {
-        // Several words: each must match. First the words of names that
-        // each typed word matches, then their members.
-        let matched_words = words_matching(conn, &search.words)?;
-        if matched_words.iter().any(Vec::is_empty) {
-            return Ok((Vec::new(), 0));
-        }
-        // The first word's matches, grouped by member (a name may
-        // hold two words that match); each further word keeps those
-        // who also have a match for it.
-        let mut sql = Sql::new("WITH matched AS MATERIALIZED (")
-            .push("SELECT d.member_id AS id, min(d.name_search) AS name_search FROM directory_words d WHERE d.word = ANY(")
-            .param::<Array<Text>, _>(matched_words[0].clone())
-            .push(")");
-        for words in &matched_words[1..] {
-            sql = sql
-                .push(" AND d.member_id IN (SELECT member_id FROM directory_words WHERE word = ANY(")
-                .param::<Array<Text>, _>(words.clone())
-                .push("))");
-        }
-        (
-            page_of_matched(sql.push(" GROUP BY d.member_id"), per_page, offset),
-            Total::Matched,
-        )
     } else if let Some(university) = search.university.as_ref().filter(|_| search.only_university()) {
         // A university alone: its members are in name order in the filter's
         // index, one list for each university whose name matches.
@@ -363,8 +339,12 @@ pub fn search(
         );
         (sql, Total::Conditions)
     } else {
-        // The matches are found once, then counted and paged: the planner is
-        // never tempted to walk the whole name index looking for a rare name.
+        // Several words, or filters. The matches are found once, then
+        // counted and paged: the planner is never tempted to walk the whole
+        // name index looking for a rare name. Names of several words are
+        // found through the GIN index of the names' words, which intersects
+        // the words' members before reading any (a first and a last name:
+        // the few who have both, not the thousands who have either).
         let sql = conditions(
             Sql::new("WITH matched AS MATERIALIZED (SELECT m.id, m.name_search ").push(LISTED),
             search,
@@ -376,14 +356,7 @@ pub fn search(
     let sql = columns(sql, &viewer).push(", ");
     let sql = match total {
         Total::Matched => sql.push("(SELECT count(*) FROM matched)"),
-        // Each word holds a member once; a member whose name holds two of
-        // the words is counted once (the costlier count, so only then: a
-        // branch's subquery runs only if it is taken).
-        Total::Words => sql.push(
-            "(SELECT CASE WHEN cardinality(keys) = 1 \
-             THEN (SELECT count(*) FROM directory_words WHERE word = ANY(keys)) \
-             ELSE (SELECT count(DISTINCT member_id) FROM directory_words WHERE word = ANY(keys)) END FROM words)",
-        ),
+        Total::Words => sql.push(WORDS_LISTED),
         Total::Conditions => conditions(sql.push("(SELECT count(*) ").push(LISTED), search, &viewer).push(")"),
     };
     let sql = sql.push(
@@ -402,11 +375,37 @@ pub fn search(
     Ok((entries(conn, rows)?, total))
 }
 
+/// How many listed members have any of `words.keys` in their name: each
+/// word's count (see `fold_word_changes`), less the members counted more
+/// than once. A member whose name holds several of the keys is counted once
+/// for each key after their first; the names' GIN index finds those few
+/// (holding key i and one before it) without reading the others, and only
+/// when there are several keys (a branch's subquery runs only if taken).
+const WORDS_LISTED: &str = "(SELECT coalesce((SELECT sum(n.listed) FROM name_words n WHERE n.word = ANY(keys)), 0) \
+     + coalesce((SELECT sum(c.change) FROM directory_word_changes c WHERE c.word = ANY(keys)), 0) \
+     - CASE WHEN cardinality(keys) > 1 THEN (SELECT count(*) FROM generate_subscripts(keys, 1) AS i, members m \
+     WHERE i > 1 AND m.name_words @> ARRAY[keys[i]] AND m.name_words && keys[1:i - 1] \
+     AND m.status = 'active' AND m.listed_in_directory) ELSE 0 END FROM words)";
+
+/// Adds the directory's pending word changes to the words' counts and
+/// removes them, so a search adds few. Run by the ticker every minute and
+/// after a seed. Folds running at once (replicas) are safe: each removes
+/// only the changes it adds, and they lock the counts in the same order.
+pub fn fold_word_changes(conn: &mut PgConnection) -> QueryResult<usize> {
+    diesel::sql_query(
+        "WITH folded AS (DELETE FROM directory_word_changes RETURNING word, change) \
+         INSERT INTO name_words (word, listed) \
+         SELECT word, sum(change) FROM folded GROUP BY word HAVING sum(change) <> 0 ORDER BY word \
+         ON CONFLICT (word) DO UPDATE SET listed = name_words.listed + excluded.listed",
+    )
+    .execute(conn)
+}
+
 /// How a search's matches are counted, written after the page's columns.
 enum Total {
     /// The `matched` common table, found once for both.
     Matched,
-    /// The listed members with any of the `words` (common table) in their name.
+    /// The listed members with any of `words.keys` (common table) in their name.
     Words,
     /// The search's conditions, counted through the filters' indexes.
     Conditions,
@@ -437,40 +436,6 @@ fn page_of_lists<'f>(sql: Sql<'f>, list: &str, per_page: i64, offset: i64) -> Sq
         .push(" OFFSET ")
         .param::<BigInt, _>(offset)
         .push(") ")
-}
-
-#[derive(QueryableByName)]
-struct MatchedWord {
-    #[diesel(sql_type = Integer)]
-    n: i32,
-    #[diesel(sql_type = Text)]
-    word: String,
-}
-
-/// For each typed word, the words of names that contain it or nearly spell
-/// it ("Mamedova" finds "mammadova"), in one query.
-fn words_matching(conn: &mut PgConnection, typed: &[String]) -> QueryResult<Vec<Vec<String>>> {
-    let patterns: Vec<String> = typed.iter().map(|w| like_escaped(w)).collect();
-    // Each typed word is folded once (`OFFSET 0` keeps the planner from
-    // folding it again for every word of the table).
-    let rows: Vec<MatchedWord> = Sql::new(
-        "SELECT t.n::int AS n, w.word FROM (SELECT n, '%' || karvan_fold(pattern) || '%' AS pattern, \
-         karvan_fold(typed) AS typed FROM unnest(",
-    )
-    .param::<Array<Text>, _>(patterns)
-    .push(", ")
-    .param::<Array<Text>, _>(typed.to_vec())
-    .push(
-        ") WITH ORDINALITY AS u(pattern, typed, n) OFFSET 0) t \
-         JOIN name_words w ON w.word LIKE t.pattern OR w.word % t.typed",
-    )
-    .query
-    .load(conn)?;
-    let mut matched = vec![Vec::new(); typed.len()];
-    for row in rows {
-        matched[(row.n - 1) as usize].push(row.word);
-    }
-    Ok(matched)
 }
 
 fn count(conn: &mut PgConnection, search: &Search, viewer: &Viewer) -> QueryResult<i64> {

@@ -310,6 +310,108 @@ async fn hidden_members_never_appear_not_even_in_counts_or_through_filters() {
     assert_eq!(alumni.search(&viewer, "q=zainab+qureshi").await, (vec![hidden], 1));
 }
 
+/// A name search's total, which must also be the number of entries it lists.
+async fn counted(alumni: &Alumni, token: &str, name: &str) -> i64 {
+    let (ids, total) = alumni.search(token, &format!("q={name}&per_page=100")).await;
+    assert_eq!(ids.len() as i64, total, "q={name}: the total is what is listed");
+    total
+}
+
+/// The words' counts with their changes folded in are the entries' counts.
+fn fold_and_check_counts(alumni: &Alumni) {
+    let mut conn = alumni.app.conn();
+    karvan::directory::store::fold_word_changes(&mut conn).unwrap();
+    #[derive(QueryableByName)]
+    struct Wrong {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        wrong: i64,
+    }
+    let wrong = diesel::sql_query(
+        "SELECT count(*) AS wrong FROM name_words n \
+         WHERE n.listed <> (SELECT count(*) FROM directory_words d WHERE d.word = n.word) \
+         OR EXISTS (SELECT 1 FROM directory_word_changes)",
+    )
+    .get_result::<Wrong>(&mut conn)
+    .unwrap()
+    .wrong;
+    assert_eq!(wrong, 0, "every word's count is folded and exact");
+}
+
+#[tokio::test]
+async fn name_counts_stay_exact_through_every_change_before_and_after_their_fold() {
+    let alumni = Alumni::start().await;
+    let (_, viewer) = alumni.member("viewer@example.org", "Viewer Person", json!({})).await;
+    let (_, aysel) = alumni.member("aysel@example.org", "Aysel Hüseynova", json!({})).await;
+    let (kamran, kamran_token) = alumni.member("kamran@example.org", "Kamran Hüseynov", json!({})).await;
+    // Both words that "hüseynov" matches are in her name: counted once.
+    let (leyla, leyla_token) = alumni
+        .member("leyla@example.org", "Leyla Hüseynova Hüseynov", json!({}))
+        .await;
+    assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 3);
+    fold_and_check_counts(&alumni);
+    assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 3);
+    assert_eq!(counted(&alumni, &viewer, "huseynova").await, 3);
+
+    diesel::sql_query(format!("UPDATE members SET status = 'suspended' WHERE id = '{kamran}'"))
+        .execute(&mut alumni.app.conn())
+        .unwrap();
+    assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 2);
+    // A suspended member may not search, whatever they ask (403 before 422).
+    for query in ["q=kamran", "q=k"] {
+        let refused = alumni
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/members?{query}"),
+                Some(&kamran_token),
+                None,
+            )
+            .await;
+        problem(refused, 403).await;
+    }
+    let hidden = alumni
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&aysel),
+            Some(json!({"listed_in_directory": false})),
+        )
+        .await;
+    assert_eq!(hidden.status(), 200);
+    assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 1);
+    fold_and_check_counts(&alumni);
+    assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 1);
+
+    let renamed = alumni
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(&leyla_token),
+            Some(json!({"full_name": "Leyla Məmmədova"})),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 0);
+    assert_eq!(counted(&alumni, &viewer, "mamedova").await, 1);
+    diesel::sql_query(format!("UPDATE members SET status = 'active' WHERE id = '{kamran}'"))
+        .execute(&mut alumni.app.conn())
+        .unwrap();
+    assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 1);
+    fold_and_check_counts(&alumni);
+    // A page past the end still tells how many there are.
+    assert_eq!(
+        alumni.search(&viewer, "q=huseynov&page=3&per_page=1").await,
+        (vec![], 1)
+    );
+    // A member removed outright takes their words with them.
+    diesel::sql_query(format!("DELETE FROM members WHERE id IN ('{kamran}', '{leyla}')"))
+        .execute(&mut alumni.app.conn())
+        .unwrap();
+    assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 0);
+    assert_eq!(counted(&alumni, &viewer, "mamedova").await, 0);
+    fold_and_check_counts(&alumni);
+    assert_eq!(counted(&alumni, &viewer, "kamran").await, 0);
+}
+
 #[tokio::test]
 async fn names_are_found_in_part_misspelled_and_in_any_order_and_every_filter_narrows() {
     let alumni = Alumni::start().await;
