@@ -21,25 +21,50 @@ CREATE TABLE directory_word_changes (
 );
 CREATE INDEX directory_word_changes_word_idx ON directory_word_changes (word);
 
--- Statement-level, so a statement that lists or unlists many members at
--- once writes one change per word.
-CREATE FUNCTION karvan_count_words_listed() RETURNS trigger
+-- The member's entries in directory_words are replaced only when their
+-- words or name changed (not for a new university, say), and the words
+-- that came and went are logged.
+CREATE OR REPLACE FUNCTION karvan_index_name() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    was text[] := '{}';
+    listed text[] := '{}';
+BEGIN
+    INSERT INTO name_words (word)
+        SELECT DISTINCT w FROM unnest(NEW.name_words) AS w WHERE w <> ''
+        ON CONFLICT DO NOTHING;
+    IF NEW.university IS NOT NULL THEN
+        INSERT INTO university_names (name) VALUES (karvan_fold(NEW.university)) ON CONFLICT DO NOTHING;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        was := ARRAY(SELECT word FROM directory_words WHERE member_id = NEW.id ORDER BY word);
+    END IF;
+    IF NEW.status = 'active' AND NEW.listed_in_directory THEN
+        listed := ARRAY(SELECT DISTINCT w FROM unnest(NEW.name_words) AS w WHERE w <> '' ORDER BY w);
+    END IF;
+    IF was = listed AND (TG_OP = 'INSERT' OR OLD.name_search IS NOT DISTINCT FROM NEW.name_search) THEN
+        RETURN NULL;
+    END IF;
+    IF cardinality(was) > 0 THEN
+        DELETE FROM directory_words WHERE member_id = NEW.id;
+    END IF;
+    INSERT INTO directory_words (word, name_search, member_id)
+        SELECT w, NEW.name_search, NEW.id FROM unnest(listed) AS w;
+    INSERT INTO directory_word_changes (word, change)
+        SELECT w, 1 FROM unnest(listed) AS w WHERE w <> ALL (was)
+        UNION ALL
+        SELECT w, -1 FROM unnest(was) AS w WHERE w <> ALL (listed);
+    RETURN NULL;
+END $$;
+
+-- A member deleted outright (the service anonymises instead) takes their
+-- entries with them by the foreign key's cascade.
+CREATE FUNCTION karvan_unlist_deleted() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO directory_word_changes (word, change)
-        SELECT word, count(*) FROM listed_rows GROUP BY word;
-    RETURN NULL;
+        SELECT word, -1 FROM directory_words WHERE member_id = OLD.id;
+    RETURN OLD;
 END $$;
-CREATE FUNCTION karvan_count_words_unlisted() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO directory_word_changes (word, change)
-        SELECT word, -count(*) FROM unlisted_rows GROUP BY word;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER directory_words_listed AFTER INSERT ON directory_words
-    REFERENCING NEW TABLE AS listed_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION karvan_count_words_listed();
-CREATE TRIGGER directory_words_unlisted AFTER DELETE ON directory_words
-    REFERENCING OLD TABLE AS unlisted_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION karvan_count_words_unlisted();
+CREATE TRIGGER members_unlist_deleted BEFORE DELETE ON members
+    FOR EACH ROW EXECUTE FUNCTION karvan_unlist_deleted();
