@@ -16,5 +16,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+DROP FUNCTION karvan_listed_with_any(text[]);
 DROP TABLE directory_word_changes;
 ALTER TABLE name_words DROP COLUMN listed;

@@ -21,6 +21,29 @@ CREATE TABLE directory_word_changes (
 );
 CREATE INDEX directory_word_changes_word_idx ON directory_word_changes (word);
 
+-- How many listed members have any of `keys` in their name: each word's
+-- count with its pending changes, less the members counted more than once.
+-- A member whose name holds several of the keys is counted once for each
+-- key after their first; the names' GIN index finds those few (holding key
+-- i and one before it) without reading the others. A function, so that
+-- each connection plans these queries once: written into the search's
+-- statement, they were planned again on every search, which took longer
+-- than running them.
+CREATE FUNCTION karvan_listed_with_any(keys text[]) RETURNS bigint
+    LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    total bigint;
+BEGIN
+    SELECT coalesce(sum(listed), 0) INTO total FROM name_words WHERE word = ANY (keys);
+    total := total + coalesce((SELECT sum(change) FROM directory_word_changes WHERE word = ANY (keys)), 0);
+    IF cardinality(keys) > 1 THEN
+        total := total - (SELECT count(*) FROM generate_subscripts(keys, 1) AS i, members m
+            WHERE i > 1 AND m.name_words @> ARRAY[keys[i]] AND m.name_words && keys[1:i - 1]
+            AND m.status = 'active' AND m.listed_in_directory);
+    END IF;
+    RETURN total;
+END $$;
+
 -- The member's entries in directory_words are replaced only when their
 -- words or name changed (not for a new university, say), and the words
 -- that came and went are logged.

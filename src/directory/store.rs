@@ -375,17 +375,9 @@ pub fn search(
     Ok((entries(conn, rows)?, total))
 }
 
-/// How many listed members have any of `words.keys` in their name: each
-/// word's count (see `fold_word_changes`), less the members counted more
-/// than once. A member whose name holds several of the keys is counted once
-/// for each key after their first; the names' GIN index finds those few
-/// (holding key i and one before it) without reading the others, and only
-/// when there are several keys (a branch's subquery runs only if taken).
-const WORDS_LISTED: &str = "(SELECT coalesce((SELECT sum(n.listed) FROM name_words n WHERE n.word = ANY(keys)), 0) \
-     + coalesce((SELECT sum(c.change) FROM directory_word_changes c WHERE c.word = ANY(keys)), 0) \
-     - CASE WHEN cardinality(keys) > 1 THEN (SELECT count(*) FROM generate_subscripts(keys, 1) AS i, members m \
-     WHERE i > 1 AND m.name_words @> ARRAY[keys[i]] AND m.name_words && keys[1:i - 1] \
-     AND m.status = 'active' AND m.listed_in_directory) ELSE 0 END FROM words)";
+/// How many listed members have any of `words.keys` in their name, from
+/// each word's count (see `fold_word_changes` and the function's migration).
+const WORDS_LISTED: &str = "(SELECT karvan_listed_with_any(keys) FROM words)";
 
 /// Adds the directory's pending word changes to the words' counts and
 /// removes them, so a search adds few. Run by the ticker every minute and
