@@ -25,8 +25,10 @@ CREATE INDEX directory_word_changes_word_idx ON directory_word_changes (word);
 -- count with its pending changes, less the members counted more than once.
 -- A member whose name holds several of the keys is counted once for each
 -- key after their first; the names' GIN index finds those few (holding key
--- i and one before it) without reading the others. A function, so that
--- each connection plans these queries once: written into the search's
+-- i and one before it) without reading the others. Those lookups grow with
+-- the square of the keys' number, so for many keys (two letters typed can
+-- match dozens of words) the entries are read once instead. A function, so
+-- that each connection plans these queries once: written into the search's
 -- statement, they were planned again on every search, which took longer
 -- than running them.
 CREATE FUNCTION karvan_listed_with_any(keys text[]) RETURNS bigint
@@ -34,6 +36,9 @@ CREATE FUNCTION karvan_listed_with_any(keys text[]) RETURNS bigint
 DECLARE
     total bigint;
 BEGIN
+    IF cardinality(keys) > 4 THEN
+        RETURN (SELECT count(DISTINCT member_id) FROM directory_words WHERE word = ANY (keys));
+    END IF;
     SELECT coalesce(sum(listed), 0) INTO total FROM name_words WHERE word = ANY (keys);
     total := total + coalesce((SELECT sum(change) FROM directory_word_changes WHERE word = ANY (keys)), 0);
     IF cardinality(keys) > 1 THEN

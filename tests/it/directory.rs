@@ -347,10 +347,18 @@ async fn name_counts_stay_exact_through_every_change_before_and_after_their_fold
     let (leyla, leyla_token) = alumni
         .member("leyla@example.org", "Leyla Hüseynova Hüseynov", json!({}))
         .await;
+    // Five words of one name that "an" finds, and Kamran: many words,
+    // counted another way.
+    alumni
+        .member("anar@example.org", "Anar Ananda Banan Canan Danan", json!({}))
+        .await;
     assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 3);
     fold_and_check_counts(&alumni);
     assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 3);
     assert_eq!(counted(&alumni, &viewer, "huseynova").await, 3);
+    // Leyla's three words hold "ey": she is counted once.
+    assert_eq!(counted(&alumni, &viewer, "ey").await, 3);
+    assert_eq!(counted(&alumni, &viewer, "an").await, 2);
 
     diesel::sql_query(format!("UPDATE members SET status = 'suspended' WHERE id = '{kamran}'"))
         .execute(&mut alumni.app.conn())
