@@ -59,6 +59,12 @@ impl Application {
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied database migrations");
             }
+            // Before serving: a restore or a hand edit may have changed the
+            // directory without its triggers (daily after, by the ticker).
+            let wrong = crate::directory::store::recount(&mut conn)?;
+            if wrong > 0 {
+                tracing::warn!(wrong, "repaired the directory's counts, changed without their triggers");
+            }
             if crate::members::store::active_admins(&mut conn)?.is_empty() {
                 tracing::warn!(
                     "no board admin yet: create the first with `karvan admin create --email you@example.org --name \"Your Name\"`"

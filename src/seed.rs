@@ -283,7 +283,7 @@ pub fn seed(
     // after a bulk load, so the first searches are planned well.
     diesel::sql_query("VACUUM (ANALYZE) members").execute(conn)?;
     diesel::sql_query("VACUUM (ANALYZE) exchange_records").execute(conn)?;
-    crate::directory::store::fold_word_changes(conn)?;
+    crate::directory::store::fold_count_changes(conn)?;
     diesel::sql_query("VACUUM (ANALYZE) directory_words").execute(conn)?;
     diesel::sql_query("VACUUM (ANALYZE) name_words").execute(conn)?;
     Ok(Seeded {

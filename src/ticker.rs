@@ -3,9 +3,10 @@
 //! announcements scheduled for now, and the digests whose moment has come
 //! in their members' zones (`KARVAN_DIGEST_SCHEDULE`). Each is idempotent (see their queries),
 //! so replicas ticking together or a tick after a crash send nothing twice.
-//! It also folds the directory's pending word changes into its counts.
+//! It also folds the directory's pending changes into its counts (of name words and universities), and
+//! recounts them daily (`directory::store::recount`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -14,8 +15,12 @@ use crate::email::MailContext;
 use crate::{announcements, digest, directory, events};
 
 const EVERY: Duration = Duration::from_secs(60);
+/// How often the directory's counts are recounted.
+const RECOUNT_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub async fn run(pool: DbPool, mail: MailContext, digests: Option<cron::Schedule>, mut stopped: watch::Receiver<bool>) {
+    // `Application::build` recounted before serving.
+    let mut recounted = Instant::now();
     loop {
         let now = chrono::Utc::now();
         let context = mail.clone();
@@ -47,9 +52,20 @@ pub async fn run(pool: DbPool, mail: MailContext, digests: Option<cron::Schedule
                 Err(e) => tracing::warn!(error = %e, "could not run the digests due"),
             }
         }
-        if let Err(e) = db::run(&pool, directory::store::fold_word_changes).await {
+        if let Err(e) = db::run(&pool, directory::store::fold_count_changes).await {
             // Searches still count exactly, adding the pending changes.
-            tracing::warn!(error = %e, "could not fold the directory's word counts");
+            tracing::warn!(error = %e, "could not fold the directory's counts");
+        }
+        if recounted.elapsed() >= RECOUNT_EVERY {
+            match db::run(&pool, directory::store::recount).await {
+                Ok(0) => recounted = Instant::now(),
+                Ok(wrong) => {
+                    recounted = Instant::now();
+                    tracing::warn!(wrong, "repaired the directory's counts, changed without their triggers");
+                }
+                // Tried again at the next tick.
+                Err(e) => tracing::warn!(error = %e, "could not recount the directory's counts"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

@@ -66,6 +66,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    directory_university_changes (id) {
+        id -> Int8,
+        name -> Text,
+        change -> Int4,
+    }
+}
+
+diesel::table! {
     directory_word_changes (id) {
         id -> Int8,
         word -> Text,
@@ -254,6 +262,7 @@ diesel::table! {
 diesel::table! {
     university_names (name) {
         name -> Text,
+        listed -> Int4,
     }
 }
 
@@ -275,6 +284,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_requests,
     digest_runs,
     directory_defaults,
+    directory_university_changes,
     directory_word_changes,
     directory_words,
     email_outbox,

@@ -1,0 +1,1 @@
+ALTER TABLE name_words RESET (fillfactor);
