@@ -210,12 +210,7 @@ fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: &Viewer) -> Sql<'f>
         // A word of the name contains what was typed, or nearly spells it.
         // The words are found in the small table of all name words, then
         // the members through the GIN index on their names' words.
-        sql = sql
-            .push(" AND m.name_words && ARRAY(SELECT word FROM name_words WHERE word LIKE '%' || karvan_fold(")
-            .param::<Text, _>(like_escaped(word))
-            .push(") || '%' OR word % karvan_fold(")
-            .param::<Text, _>(word.clone())
-            .push("))");
+        sql = words_like(sql.push(" AND m.name_words && ARRAY("), word).push(")");
     }
     if let Some(country) = &search.country {
         sql = sql
@@ -228,13 +223,7 @@ fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: &Viewer) -> Sql<'f>
     }
     if let Some(university) = &search.university {
         // The universities whose name contains it, then their members.
-        sql = sql
-            .push(
-                " AND karvan_fold(m.university) = ANY(ARRAY(SELECT name FROM university_names \
-                 WHERE name LIKE '%' || karvan_fold(",
-            )
-            .param::<Text, _>(like_escaped(university))
-            .push(") || '%'))");
+        sql = universities_like(sql.push(" AND karvan_fold(m.university) = ANY(ARRAY("), university).push("))");
     }
     if search.program_id.is_some() || search.host_university.is_some() || search.cohort_year.is_some() {
         // Only the records the viewer may see can match.
@@ -247,10 +236,7 @@ fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: &Viewer) -> Sql<'f>
             sql = sql.push(" AND r.program_id = ").param::<SqlUuid, _>(program);
         }
         if let Some(host) = &search.host_university {
-            sql = sql
-                .push(" AND karvan_fold(r.host_university) LIKE '%' || karvan_fold(")
-                .param::<Text, _>(like_escaped(host))
-                .push(") || '%'");
+            sql = containing(sql.push(" AND karvan_fold(r.host_university) LIKE "), host);
         }
         if let Some(year) = search.cohort_year {
             sql = sql
@@ -260,6 +246,35 @@ fn conditions<'f>(mut sql: Sql<'f>, search: &Search, viewer: &Viewer) -> Sql<'f>
         sql = sql.push(")");
     }
     sql
+}
+
+/// The words of names that contain what was typed, or nearly spell it.
+fn words_like<'f>(sql: Sql<'f>, typed: &str) -> Sql<'f> {
+    let sql = containing(sql.push("SELECT word FROM name_words WHERE word LIKE "), typed);
+    folded(sql.push(" OR word % "), typed)
+}
+
+/// The universities (folded names) whose name contains what was typed.
+fn universities_like<'f>(sql: Sql<'f>, typed: &str) -> Sql<'f> {
+    containing(sql.push("SELECT name FROM university_names WHERE name LIKE "), typed)
+}
+
+/// A LIKE pattern of the names that contain what was typed, folded. It and
+/// `folded` are subqueries, so what was typed is folded once per search: in
+/// a filter the parameter was folded again for every row compared (a
+/// generic plan cannot fold it ahead), 0.07 ms of a one-word search's
+/// 0.18 ms reading the 87 words of a seeded directory.
+fn containing<'f>(sql: Sql<'f>, typed: &str) -> Sql<'f> {
+    sql.push("(SELECT '%' || karvan_fold(")
+        .param::<Text, _>(like_escaped(typed))
+        .push(") || '%')")
+}
+
+/// What was typed, folded once (see `containing`).
+fn folded<'f>(sql: Sql<'f>, typed: &str) -> Sql<'f> {
+    sql.push("(SELECT karvan_fold(")
+        .param::<Text, _>(typed.to_string())
+        .push("))")
 }
 
 /// `%`, `_` and `\` in what a person typed match themselves.
@@ -317,14 +332,8 @@ pub fn search(
         // (a small table), then, as the directory's narrow word index holds
         // each word's members in name order, the page read off the front of
         // each (Hüseynov finds both huseynov and huseynova). One query.
-        let sql = Sql::new(
-            "WITH words AS MATERIALIZED (SELECT ARRAY(SELECT word FROM name_words \
-             WHERE word LIKE '%' || karvan_fold(",
-        )
-        .param::<Text, _>(like_escaped(typed))
-        .push(") || '%' OR word % karvan_fold(")
-        .param::<Text, _>(typed.clone())
-        .push(")) AS keys), page AS (SELECT DISTINCT l.id, l.name_search FROM words, unnest(words.keys");
+        let sql = words_like(Sql::new("WITH words AS MATERIALIZED (SELECT ARRAY("), typed)
+            .push(") AS keys), page AS (SELECT DISTINCT l.id, l.name_search FROM words, unnest(words.keys");
         let sql = page_of_lists(
             sql,
             "SELECT member_id AS id, name_search FROM directory_words WHERE word = k.key",
@@ -336,12 +345,8 @@ pub fn search(
         // A university alone: its members are in name order in the filter's
         // index, one list for each university whose name matches, and each
         // university keeps its count.
-        let sql = Sql::new(
-            "WITH names AS MATERIALIZED (SELECT ARRAY(SELECT name FROM university_names \
-             WHERE name LIKE '%' || karvan_fold(",
-        )
-        .param::<Text, _>(like_escaped(university))
-        .push(") || '%') AS keys), page AS (SELECT DISTINCT l.id, l.name_search FROM names, unnest(names.keys");
+        let sql = universities_like(Sql::new("WITH names AS MATERIALIZED (SELECT ARRAY("), university)
+            .push(") AS keys), page AS (SELECT DISTINCT l.id, l.name_search FROM names, unnest(names.keys");
         let sql = page_of_lists(
             sql,
             "SELECT m.id, m.name_search FROM members m WHERE karvan_fold(m.university) = k.key \
