@@ -52,7 +52,7 @@ impl Application {
         settings.resolve_jwt_secret()?;
 
         let db_settings = settings.clone();
-        let database = web::block(move || -> anyhow::Result<Database> {
+        let (database, recounted) = web::block(move || -> anyhow::Result<(Database, bool)> {
             let database = Database::open(&db_settings, Role::Server)?;
             let mut conn = db::connect(&database.url)?;
             let applied = db::migrate(&mut conn)?;
@@ -60,17 +60,25 @@ impl Application {
                 tracing::info!(migrations = ?applied, "applied database migrations");
             }
             // Before serving: a restore or a hand edit may have changed the
-            // directory without its triggers (daily after, by the ticker).
-            let wrong = crate::directory::store::recount(&mut conn)?;
-            if wrong > 0 {
-                tracing::warn!(wrong, "repaired the directory's counts, changed without their triggers");
-            }
+            // directory without its triggers (daily after, by the ticker,
+            // which tries again at once if this one could not run).
+            let recounted = match crate::directory::store::recount(&mut conn) {
+                Ok(0) => true,
+                Ok(wrong) => {
+                    tracing::warn!(wrong, "repaired the directory's counts, changed without their triggers");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not recount the directory's counts; the ticker will");
+                    false
+                }
+            };
             if crate::members::store::active_admins(&mut conn)?.is_empty() {
                 tracing::warn!(
                     "no board admin yet: create the first with `karvan admin create --email you@example.org --name \"Your Name\"`"
                 );
             }
-            Ok(database)
+            Ok((database, recounted))
         })
         .await??;
 
@@ -112,6 +120,7 @@ impl Application {
             pool.clone(),
             mail_context.clone(),
             settings.digest_schedule.schedule.clone(),
+            recounted,
             stopped.clone(),
         ));
         let sender_task = tokio::spawn(sender.run(stopped));

@@ -18,9 +18,17 @@ const EVERY: Duration = Duration::from_secs(60);
 /// How often the directory's counts are recounted.
 const RECOUNT_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
-pub async fn run(pool: DbPool, mail: MailContext, digests: Option<cron::Schedule>, mut stopped: watch::Receiver<bool>) {
-    // `Application::build` recounted before serving.
-    let mut recounted = Instant::now();
+/// `recounted`: whether `Application::build` recounted the directory's
+/// counts (if not, the first tick does).
+pub async fn run(
+    pool: DbPool,
+    mail: MailContext,
+    digests: Option<cron::Schedule>,
+    recounted: bool,
+    mut stopped: watch::Receiver<bool>,
+) {
+    // When the counts were last recounted; `None` to recount now.
+    let mut recounted = recounted.then(Instant::now);
     loop {
         let now = chrono::Utc::now();
         let context = mail.clone();
@@ -56,14 +64,14 @@ pub async fn run(pool: DbPool, mail: MailContext, digests: Option<cron::Schedule
             // Searches still count exactly, adding the pending changes.
             tracing::warn!(error = %e, "could not fold the directory's counts");
         }
-        if recounted.elapsed() >= RECOUNT_EVERY {
+        if recounted.is_none_or(|at| at.elapsed() >= RECOUNT_EVERY) {
             match db::run(&pool, directory::store::recount).await {
-                Ok(0) => recounted = Instant::now(),
+                Ok(0) => recounted = Some(Instant::now()),
                 Ok(wrong) => {
-                    recounted = Instant::now();
+                    recounted = Some(Instant::now());
                     tracing::warn!(wrong, "repaired the directory's counts, changed without their triggers");
                 }
-                // Tried again at the next tick.
+                // Tried again at the next tick (an import may hold members).
                 Err(e) => tracing::warn!(error = %e, "could not recount the directory's counts"),
             }
         }

@@ -536,10 +536,10 @@ async fn name_counts_changed_without_their_triggers_are_repaired_by_the_recount(
     assert_eq!(alumni.search(&viewer, "university=baku").await.1, 5);
 
     let wrong = karvan::directory::store::recount(&mut alumni.app.conn()).unwrap();
-    assert_eq!(
-        wrong, 2,
-        "kamran's and Baku's counts were wrong; aysel's was right, its change was not"
-    );
+    // Kamran's and Baku's counts were wrong; aysel's was right, its logged
+    // change was not (if the app's ticker folded that change meanwhile,
+    // aysel's count was wrong too).
+    assert!((2..=3).contains(&wrong), "{wrong} counts repaired");
     assert_eq!(counted(&alumni, &viewer, "kamran").await, 1);
     assert_eq!(counted(&alumni, &viewer, "aysel").await, 1);
     assert_eq!(counted(&alumni, &viewer, "h%C3%BCseynov").await, 2);
@@ -550,6 +550,24 @@ async fn name_counts_changed_without_their_triggers_are_repaired_by_the_recount(
         0,
         "a second recount finds nothing wrong"
     );
+
+    // A member's change left open (an import holds its transaction for the
+    // whole file): the recount gives up rather than hold every other write
+    // back behind it, and runs once the change is done.
+    let mut import = alumni.app.conn();
+    diesel::sql_query("BEGIN").execute(&mut import).unwrap();
+    diesel::sql_query("UPDATE members SET city = 'Baku' WHERE email = 'kamran@example.org'")
+        .execute(&mut import)
+        .unwrap();
+    let waited = std::time::Instant::now();
+    assert!(karvan::directory::store::recount(&mut alumni.app.conn()).is_err());
+    assert!(
+        waited.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        waited.elapsed()
+    );
+    diesel::sql_query("COMMIT").execute(&mut import).unwrap();
+    assert_eq!(karvan::directory::store::recount(&mut alumni.app.conn()).unwrap(), 0);
 }
 
 #[tokio::test]
