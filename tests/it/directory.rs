@@ -486,21 +486,23 @@ async fn two_folds_at_once_fold_each_change_once() {
         .unwrap()
         .pending;
     assert!(pending >= 8, "the members' words are logged, not yet folded: {pending}");
-    // As replicas' tickers might: two folds started together.
-    let start = std::sync::Barrier::new(2);
-    let folded: Vec<i64> = std::thread::scope(|scope| {
-        let folds: Vec<_> = (0..2)
-            .map(|_| {
-                let mut conn = alumni.app.conn();
-                let start = &start;
-                scope.spawn(move || {
-                    start.wait();
-                    karvan::directory::store::fold_count_changes(&mut conn).unwrap()
-                })
+    // As replicas' tickers might: two folds started together, each on a
+    // blocking thread (the test's runtime keeps serving meanwhile).
+    let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let folds: Vec<_> = (0..2)
+        .map(|_| {
+            let mut conn = alumni.app.conn();
+            let start = start.clone();
+            tokio::task::spawn_blocking(move || {
+                start.wait();
+                karvan::directory::store::fold_count_changes(&mut conn).unwrap()
             })
-            .collect();
-        folds.into_iter().map(|fold| fold.join().unwrap()).collect()
-    });
+        })
+        .collect();
+    let mut folded = Vec::new();
+    for fold in folds {
+        folded.push(fold.await.unwrap());
+    }
     // None folded twice (the app's own ticker may have folded a few).
     assert!(folded.iter().sum::<i64>() <= pending, "{folded:?} of {pending}");
     fold_and_check_counts(&alumni);
