@@ -64,10 +64,16 @@ impl From<&OutboxMessage> for OutboxItem {
     }
 }
 
+/// The schema of the outbox's `status` filter (`STATUSES`, or empty for any).
+fn status_filter_schema() -> utoipa::openapi::Object {
+    crate::openapi::one_of(std::iter::once("").chain(STATUSES))
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OutboxFilter {
     /// `pending`, `sending`, `sent` or `failed`; empty for any.
+    #[param(schema_with = status_filter_schema)]
     pub status: Option<String>,
     #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,

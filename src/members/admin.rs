@@ -32,6 +32,18 @@ pub const STATUSES: [&str; 7] = [
 ];
 pub const ROLES: [&str; 2] = ["member", ADMIN];
 
+/// The schemas of the members list's filters (`STATUSES`, `ROLES`, or
+/// empty for any) and of a role.
+fn status_filter_schema() -> utoipa::openapi::Object {
+    crate::openapi::one_of(std::iter::once("").chain(STATUSES))
+}
+fn role_filter_schema() -> utoipa::openapi::Object {
+    crate::openapi::one_of(std::iter::once("").chain(ROLES))
+}
+fn role_schema() -> utoipa::openapi::Object {
+    crate::openapi::one_of(ROLES)
+}
+
 /// This module's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -91,8 +103,10 @@ impl AdminMemberView {
 pub struct MemberFilter {
     /// One of `invited`, `pending_verification`, `pending_approval`, `active`,
     /// `rejected`, `suspended`, `deleted`; empty for any.
+    #[param(schema_with = status_filter_schema)]
     pub status: Option<String>,
     /// `member` or `admin`; empty for any.
+    #[param(schema_with = role_filter_schema)]
     pub role: Option<String>,
     /// Part of a name or an email address.
     #[param(max_length = 200)]
@@ -578,7 +592,7 @@ async fn reinstate(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RoleRequest {
     /// `member` or `admin`.
-    #[schema(example = "admin")]
+    #[schema(schema_with = role_schema, example = "admin")]
     role: String,
 }
 

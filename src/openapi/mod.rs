@@ -43,6 +43,15 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 struct ApiDoc;
 
 /// The whole document: every feature's operations, with the shared parts.
+/// A text that is one of `values`: the schema of a value the API takes from
+/// a fixed list, written from the list its checks use (`schema_with`).
+pub fn one_of<'v>(values: impl IntoIterator<Item = &'v str>) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
 pub fn document() -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     use crate::*;
