@@ -34,11 +34,16 @@ impl Checks {
         }
     }
 
-    /// A required text of `min..=max` characters, trimmed.
+    /// A required text of `min..=max` characters, trimmed. As sent, it may
+    /// not be longer than `max` either: the API document's `maxLength` (and
+    /// the pages' `maxlength`) count what is sent.
     pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+        let sent = value.chars().count();
         let value = value.trim();
         let length = value.chars().count();
-        if length < min {
+        if sent > max {
+            self.fail(field, format!("must be at most {max} characters"));
+        } else if length < min {
             self.fail(
                 field,
                 if min == 1 {
@@ -47,8 +52,6 @@ impl Checks {
                     format!("must be at least {min} characters")
                 },
             );
-        } else if length > max {
-            self.fail(field, format!("must be at most {max} characters"));
         } else if value.chars().any(|c| c.is_control()) {
             self.fail(field, "must not contain control characters");
         }
@@ -69,7 +72,10 @@ impl Checks {
 
     /// An optional text: blank counts as absent.
     pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
-        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        let value = value?;
+        if value.trim().is_empty() && value.chars().count() <= max {
+            return None;
+        }
         Some(self.text(field, value, 1, max))
     }
 
@@ -87,9 +93,10 @@ impl Checks {
         Some(value)
     }
 
-    /// An IANA time zone name; blank counts as absent.
+    /// An IANA time zone name, as it is spelt (clients choose it from a
+    /// list); `""` counts as absent.
     pub fn optional_time_zone(&mut self, field: &str, value: Option<&str>) -> Option<chrono_tz::Tz> {
-        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        let value = value.filter(|v| !v.is_empty())?;
         let zone = value.parse::<chrono_tz::Tz>().ok();
         if zone.is_none() {
             self.fail(field, "is not a time zone like Asia/Karachi or Asia/Baku");
@@ -193,11 +200,95 @@ pub fn defused(text: &str) -> String {
     }
 }
 
-/// A JSON body that may be left out: no body (or an empty one) is `None`,
-/// but a body that is there must be valid JSON of `T`, or the request
-/// answers 400/415/422 as any JSON body does. (`Option<web::Json<T>>` took a
-/// body it could not read for none, and acted on defaults the client did not
-/// ask for: `{"notfy": true}` published an event without telling anyone.)
+/// A JSON body: an object read into `T`, or a problem (400/413/415 as
+/// `error::json_error` answers them, 422 for another shape). Used instead
+/// of `web::Json` because serde reads a struct from an array as well
+/// (`[1, 2]` as the first two fields), which no client means and the
+/// document does not allow.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use futures_util::FutureExt;
+        let json = actix_web::web::Json::<serde_json::Value>::from_request(req, payload);
+        async move { Ok(Json(from_object(json.await?.into_inner())?)) }.boxed_local()
+    }
+}
+
+/// `T` read from a JSON object; anything else answers 422.
+fn from_object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
+    object_from(value).map_err(|e| {
+        AppError::new(crate::error::ErrorKind::Validation)
+            .with_detail(format!("The JSON body does not have the expected shape: {e}"))
+    })
+}
+
+/// `T` read from a JSON object, or what is wrong with it. A whole number
+/// written with a fraction or an exponent (`1990.0`, `2e3`) is an integer
+/// in JSON (and in the API document's schemas), though serde reads it as a
+/// float that no integer field takes; it is made an integer first.
+pub fn object_from<T: serde::de::DeserializeOwned>(mut value: serde_json::Value) -> Result<T, String> {
+    if !value.is_object() {
+        return Err("it must be a JSON object".into());
+    }
+    whole_numbers_as_integers(&mut value);
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            let whole = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15);
+            if let (None, None, Some(f)) = (n.as_i64(), n.as_u64(), whole) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "object")]` on a field that
+/// holds a struct (`Option<T>`): it must be a JSON object or `null`, never
+/// an array (see [`Json`]).
+pub fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? {
+        None => Ok(None),
+        Some(map) => serde_json::from_value(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(D::Error::custom),
+    }
+}
+
+/// A JSON body that may be left out: no body (or an empty one), or `null`,
+/// is `None`, but a body that is there must be a JSON object of `T`, or the
+/// request answers 400/415/422 as any JSON body does.
+/// (`Option<web::Json<T>>` took a body it could not read for none, and
+/// acted on defaults the client did not ask for: `{"notfy": true}`
+/// published an event without telling anyone.)
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OptionalJson<T> {
@@ -215,7 +306,44 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
         if no_body {
             return futures_util::future::ready(Ok(OptionalJson(None))).boxed_local();
         }
-        let json = actix_web::web::Json::<T>::from_request(req, payload);
-        async move { Ok(OptionalJson(Some(json.await?.into_inner()))) }.boxed_local()
+        let json = actix_web::web::Json::<serde_json::Value>::from_request(req, payload);
+        async move {
+            match json.await?.into_inner() {
+                serde_json::Value::Null => Ok(OptionalJson(None)),
+                value => Ok(OptionalJson(Some(from_object(value)?))),
+            }
+        }
+        .boxed_local()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::object_from;
+    use serde_json::json;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Year {
+        year: i32,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Inner {
+        count: u8,
+    }
+
+    #[test]
+    fn a_body_is_an_object_whose_whole_numbers_are_integers_however_written() {
+        let read = |value| object_from::<Year>(value);
+        let year = read(json!({"year": 1990.0, "inner": {"count": 2e1}})).unwrap();
+        assert_eq!((year.year, year.inner.unwrap().count), (1990, 20));
+        assert_eq!(read(json!({"year": -5})).unwrap().year, -5);
+        // Not whole, too large for the field, or not an object: refused.
+        assert!(read(json!({"year": 1990.5})).is_err());
+        assert!(read(json!({"year": 1e12})).is_err());
+        assert!(read(json!({"year": 1e300})).is_err());
+        assert!(read(json!([1990, null])).is_err());
+        assert!(read(json!(null)).is_err());
     }
 }

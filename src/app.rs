@@ -305,7 +305,7 @@ mod tests {
         name: String,
     }
 
-    async fn echo(body: web::Json<Probe>) -> HttpResponse {
+    async fn echo(body: crate::api::Json<Probe>) -> HttpResponse {
         HttpResponse::Ok().json(serde_json::json!({"name": body.name}))
     }
 
@@ -322,10 +322,14 @@ mod tests {
         )
         .await;
         let too_big = format!("{{\"name\": \"{}\"}}", "x".repeat(JSON_LIMIT_BYTES));
-        let cases: [(&str, String, u16, &str); 5] = [
+        let cases: [(&str, String, u16, &str); 8] = [
             ("application/json", "{\"name\": \"Aysel\"}".into(), 200, ""),
             ("application/json", "{\"name\": \"Ays".into(), 400, "bad-request"),
             ("application/json", "{\"name\": 5}".into(), 422, "validation"),
+            // serde reads a struct from an array too; a body is an object.
+            ("application/json", "[\"Aysel\"]".into(), 422, "validation"),
+            ("application/json", "null".into(), 422, "validation"),
+            ("application/json", "\"Aysel\"".into(), 422, "validation"),
             (
                 "text/plain",
                 "{\"name\": \"Aysel\"}".into(),

@@ -80,12 +80,14 @@ pub fn redirect(location: &str) -> HttpResponse {
 pub struct FormErrors(FieldErrors);
 
 impl FormErrors {
-    /// The field errors of a failed check; any other error is returned, for
-    /// the error page.
+    /// The field errors of a failed check (or of a conflict that names its
+    /// field); any other error is returned, for the error page.
     pub fn from_result<T>(result: Result<T, AppError>) -> Result<Result<T, FormErrors>, AppError> {
         match result {
             Ok(value) => Ok(Ok(value)),
-            Err(e) if e.kind == ErrorKind::Validation => Ok(Err(FormErrors(e.field_errors))),
+            Err(e) if e.kind == ErrorKind::Validation || !e.field_errors.is_empty() => {
+                Ok(Err(FormErrors(e.field_errors)))
+            }
             Err(e) => Err(e),
         }
     }

@@ -99,7 +99,7 @@ async fn get_api(
 )]
 async fn create_api(
     AdminMember(admin): AdminMember,
-    body: web::Json<AnnouncementInput>,
+    body: crate::api::Json<AnnouncementInput>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {

@@ -62,13 +62,13 @@ pub struct AnnouncementInput {
     #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub title: Option<String>,
     /// Markdown.
-    #[schema(value_type = String, min_length = 1, max_length = 20000)]
+    #[schema(value_type = String, min_length = 1, max_length = 20000, content_media_type = "text/markdown")]
     pub body_md: Option<String>,
     /// Mail it to the members who take announcements once it is published.
     #[serde(default)]
     pub email_now: bool,
     /// Within a year; a time already past publishes at once, as does none.
-    #[schema(format = DateTime)]
+    #[schema(schema_with = crate::openapi::time_or_blank)]
     pub publish_at: Option<String>,
 }
 

@@ -35,17 +35,36 @@ pub struct Registration {
     #[schema(format = "email", max_length = 254)]
     pub email: String,
     /// Not the email address.
-    #[schema(min_length = 10, max_length = 128)]
+    #[schema(format = Password, min_length = 10, max_length = 128)]
     pub password: String,
     #[schema(min_length = 1, max_length = 200)]
     pub full_name: String,
     /// At most ten years from now.
-    #[schema(minimum = 1900)]
+    #[schema(schema_with = graduation_year_schema)]
     pub graduation_year: Option<i32>,
     #[schema(max_length = 200)]
     pub university: Option<String>,
     #[schema(max_length = 100)]
     pub country: Option<String>,
+}
+
+/// The latest graduation year a member may give: ten years from now.
+pub fn latest_graduation_year() -> i32 {
+    Utc::now().year() + 10
+}
+
+/// A graduation year or `null`, within the years [`BasicProfile::check`]
+/// takes (as of when the document is written).
+pub fn graduation_year_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int32,
+        )))
+        .minimum(Some(1900))
+        .maximum(Some(latest_graduation_year()))
+        .build()
 }
 
 /// The basic profile fields, checked the same way wherever they are entered.
@@ -66,7 +85,7 @@ impl BasicProfile {
     ) -> Self {
         let full_name = checks.text("full_name", full_name, 1, 200);
         if let Some(year) = graduation_year {
-            let latest = Utc::now().year() + 10;
+            let latest = latest_graduation_year();
             if !(1900..=latest).contains(&year) {
                 checks.fail("graduation_year", format!("must be between 1900 and {latest}"));
             }

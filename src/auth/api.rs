@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::accounts::{self, Registration, REGISTER_ANSWER, RESEND_ANSWER, RESET_ANSWER};
 use crate::auth::limits::AuthLimits;
-use crate::auth::tokens::{TokenKeys, ACCESS_TOKEN_SECONDS};
+use crate::auth::tokens::{self, TokenKeys, ACCESS_TOKEN_SECONDS};
 use crate::db::DbPool;
 use crate::email::MailContext;
 use crate::error::AppError;
@@ -82,7 +82,7 @@ fn accepted(message: &'static str) -> HttpResponse {
 )]
 async fn register(
     req: HttpRequest,
-    body: web::Json<Registration>,
+    body: crate::api::Json<Registration>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
     limits: web::Data<AuthLimits>,
@@ -95,6 +95,7 @@ async fn register(
 #[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// The token from the link in the mail.
+    #[schema(schema_with = tokens::opaque_token_schema)]
     token: String,
 }
 
@@ -112,7 +113,7 @@ pub struct TokenRequest {
     )
 )]
 async fn verify_email(
-    body: web::Json<TokenRequest>,
+    body: crate::api::Json<TokenRequest>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
@@ -142,7 +143,7 @@ pub struct EmailRequest {
 )]
 async fn resend_verification(
     req: HttpRequest,
-    body: web::Json<EmailRequest>,
+    body: crate::api::Json<EmailRequest>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
     limits: web::Data<AuthLimits>,
@@ -155,6 +156,7 @@ async fn resend_verification(
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     email: String,
+    #[schema(format = Password)]
     password: String,
 }
 
@@ -202,7 +204,7 @@ fn token_pair(access_token: String, refresh_token: String) -> HttpResponse {
 )]
 async fn login(
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: crate::api::Json<LoginRequest>,
     pool: web::Data<DbPool>,
     keys: web::Data<TokenKeys>,
     limits: web::Data<AuthLimits>,
@@ -216,6 +218,7 @@ async fn login(
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(schema_with = tokens::opaque_token_schema)]
     refresh_token: String,
 }
 
@@ -232,7 +235,7 @@ pub struct RefreshRequest {
     )
 )]
 async fn refresh(
-    body: web::Json<RefreshRequest>,
+    body: crate::api::Json<RefreshRequest>,
     pool: web::Data<DbPool>,
     keys: web::Data<TokenKeys>,
 ) -> Result<HttpResponse, AppError> {
@@ -251,10 +254,14 @@ async fn refresh(
     request_body = RefreshRequest,
     responses(
         (status = 204, description = "Signed out."),
-        (status = 422, description = "The body has the wrong shape."),
+        (status = 422, description = "The body has the wrong shape, or `refresh_token` is not one (a token of \
+                                      another shape was never issued: the client holds something else)."),
     )
 )]
-async fn logout(body: web::Json<RefreshRequest>, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+async fn logout(body: crate::api::Json<RefreshRequest>, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+    if !tokens::is_opaque_token(body.refresh_token.trim()) {
+        return Err(AppError::invalid_field("refresh_token", "is not a refresh token"));
+    }
     accounts::end_session(&pool, &body.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -274,7 +281,7 @@ async fn logout(body: web::Json<RefreshRequest>, pool: web::Data<DbPool>) -> Res
 )]
 async fn request_password_reset(
     req: HttpRequest,
-    body: web::Json<EmailRequest>,
+    body: crate::api::Json<EmailRequest>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
     limits: web::Data<AuthLimits>,
@@ -287,9 +294,10 @@ async fn request_password_reset(
 #[derive(Deserialize, ToSchema)]
 pub struct ConfirmResetRequest {
     /// The token from the link in the mail.
+    #[schema(schema_with = tokens::opaque_token_schema)]
     token: String,
     /// Not the account's email address.
-    #[schema(min_length = 10, max_length = 128)]
+    #[schema(format = Password, min_length = 10, max_length = 128)]
     new_password: String,
 }
 
@@ -308,7 +316,7 @@ pub struct ConfirmResetRequest {
 )]
 async fn confirm_password_reset(
     req: HttpRequest,
-    body: web::Json<ConfirmResetRequest>,
+    body: crate::api::Json<ConfirmResetRequest>,
     pool: web::Data<DbPool>,
     limits: web::Data<AuthLimits>,
 ) -> Result<HttpResponse, AppError> {
@@ -331,7 +339,7 @@ async fn confirm_password_reset(
     )
 )]
 async fn accept_invitation(
-    body: web::Json<ConfirmResetRequest>,
+    body: crate::api::Json<ConfirmResetRequest>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();

@@ -88,6 +88,26 @@ pub fn new_opaque_token() -> (String, Vec<u8>) {
     (token, hash)
 }
 
+/// What [`new_opaque_token`] writes: 32 bytes in unpadded URL-safe base64,
+/// whose last character holds only 4 bits of them.
+const OPAQUE_TOKEN: &str = "[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]";
+
+/// Whether `text` could be a token of [`new_opaque_token`].
+pub fn is_opaque_token(text: &str) -> bool {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    text.len() == 43 && engine.decode(text).is_ok_and(|bytes| bytes.len() == 32)
+}
+
+/// The schema of a token from a mail or a sign-in, as the API takes it:
+/// spaces around it are trimmed off (one pasted from a mail may have them).
+pub fn opaque_token_schema() -> utoipa::openapi::Object {
+    let space = format!("[{}]*", crate::openapi::SPACE);
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^{space}{OPAQUE_TOKEN}{space}$")))
+        .build()
+}
+
 pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -112,6 +132,22 @@ mod tests {
     fn claims(exp_offset: i64, aud: &str) -> serde_json::Value {
         let now = Utc::now().timestamp();
         serde_json::json!({"iss": ISSUER, "aud": aud, "sub": Uuid::new_v4(), "iat": now, "exp": now + exp_offset, "typ": "access"})
+    }
+
+    #[test]
+    fn the_document_describes_opaque_tokens_as_they_are_made_and_read() {
+        let schema = serde_json::to_value(opaque_token_schema()).unwrap();
+        let pattern = regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
+        for _ in 0..200 {
+            let token = new_opaque_token().0;
+            assert!(is_opaque_token(&token) && pattern.is_match(&token), "{token}");
+            // Another last character holds bits that no 32 bytes make.
+            let mut odd = token[..42].to_string();
+            odd.push(if token.ends_with('B') { 'C' } else { 'B' });
+            assert!(!is_opaque_token(&odd) && !pattern.is_match(&odd), "{odd}");
+            assert!(pattern.is_match(&format!(" {token}\n")));
+            assert!(!is_opaque_token(&token[1..]) && !pattern.is_match(&token[1..]));
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct AskRequest {
     /// A few lines for the member asked; it is mailed to them.
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, content_media_type = "text/plain")]
     message: Option<String>,
 }
 
@@ -73,16 +73,17 @@ pub async fn ask(pool: &DbPool, mail: &MailContext, from: Member, to: Uuid, mess
         (status = 201, description = "The request, waiting for an answer.", body = Asked),
         (status = 403, description = "The signed-in member is not active."),
         (status = 404, description = "No active member listed in the directory has this id, or the id is not a UUID."),
-        (status = 409, description = "The two are already introduced, or a request between them is already waiting."),
+        (status = 409, description = "The two are already introduced, a request between them is already waiting, \
+                                      or the member asked is the asker (`errors.member`)."),
         (status = 422, description = "The message is missing, blank, too long or has control characters, \
-                                      the member asked is the asker (`member`), or the body names an unknown field."),
+                                      or the body names an unknown field."),
         (status = 429, description = "The member has asked for 10 introductions in the last day; see `Retry-After`."),
     )
 )]
 async fn ask_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,
-    body: web::Json<AskRequest>,
+    body: crate::api::Json<AskRequest>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {

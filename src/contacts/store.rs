@@ -59,7 +59,7 @@ pub fn ask(
 ) -> Result<ContactRequest, AppError> {
     conn.transaction(|conn| {
         if to == from.id {
-            return Err(AppError::invalid_field("member", "is you"));
+            return Err(AppError::conflict_on_field("member", "is you"));
         }
         let target: Member = members::table
             .find(to)

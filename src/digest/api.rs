@@ -54,11 +54,21 @@ async fn runs_api(AdminMember(_admin): AdminMember, pool: web::Data<DbPool>) -> 
 pub struct RunRequest {
     /// A week like `2026-W48` or a month like `2026-11` (years 2000 to 2200);
     /// absent or blank: this week in the association's time zone.
-    #[schema(example = "2026-W48")]
+    #[schema(schema_with = period_schema)]
     pub period: Option<String>,
     /// Count what would be sent, and send nothing.
     #[serde(default)]
     pub dry_run: bool,
+}
+
+/// A period as `Period` reads it, blank or `null` (this week).
+fn period_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some(crate::digest::period::Period::pattern()))
+        .examples(["2026-W48"])
+        .build()
 }
 
 /// `202`: the run asked for has started.
@@ -117,8 +127,8 @@ pub async fn start_run(pool: DbPool, mail: MailContext, options: RunOptions) -> 
     path = "/api/v1/admin/digests/run",
     tag = "digests",
     request_body(content = Option<RunRequest>,
-                 description = "Optional: no body runs this week's digests for real. A body is read as JSON \
-                                whatever its content type."),
+                 description = "Optional: no body (or `null`) runs this week's digests for real. A body is \
+                                read as JSON whatever its content type."),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "The run has started.", body = RunStarted),
@@ -135,11 +145,14 @@ async fn run_api(
 ) -> Result<HttpResponse, AppError> {
     // No body runs this week for real; a body must parse, so a mistyped
     // `dry_run` never turns into a real send.
+    let not_a_run_request = |e: String| AppError::invalid_field("body", format!("is not a run request: {e}"));
     let request: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RunRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| AppError::invalid_field("body", format!("is not a run request: {e}")))?
+        match serde_json::from_slice(&body).map_err(|e| not_a_run_request(e.to_string()))? {
+            serde_json::Value::Null => RunRequest::default(),
+            value => crate::api::object_from(value).map_err(not_a_run_request)?,
+        }
     };
     let period = period_of(request.period.as_deref(), &mail)?;
     let options = RunOptions {

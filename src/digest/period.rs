@@ -58,23 +58,51 @@ impl fmt::Display for Period {
     }
 }
 
+/// The years a period may be in.
+const YEARS: std::ops::RangeInclusive<i32> = 2000..=2200;
+
+/// `digits` ASCII digits, and nothing else (`str::parse` would also take a
+/// sign, or fewer digits).
+fn number<T: std::str::FromStr>(text: &str, digits: usize) -> Option<T> {
+    (text.len() == digits && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+impl Period {
+    /// The pattern of a period as `from_str` takes it (trimmed), blank
+    /// too: the years of `YEARS` that have a week 53 are named.
+    pub fn pattern() -> String {
+        let long_years: Vec<String> = YEARS
+            .filter(|&year| chrono::NaiveDate::from_isoywd_opt(year, 53, chrono::Weekday::Mon).is_some())
+            .map(|year| year.to_string())
+            .collect();
+        let space = format!("[{}]*", crate::openapi::SPACE);
+        let year = "(?:20[0-9]{2}|21[0-9]{2}|2200)";
+        let week = "[Ww](?:0[1-9]|[1-4][0-9]|5[0-2])";
+        let month = "(?:0[1-9]|1[0-2])";
+        let long = long_years.join("|");
+        format!("^{space}(?:{year}-(?:{week}|{month})|(?:{long})-[Ww]53)?{space}$")
+    }
+}
+
 impl std::str::FromStr for Period {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
         let wrong = || format!("'{text}' is not a period: write a week like 2026-W48 or a month like 2026-11");
         let (year, rest) = text.trim().split_once('-').ok_or_else(wrong)?;
-        let year: i32 = year.parse().map_err(|_| wrong())?;
-        if !(2000..=2200).contains(&year) {
+        let year: i32 = number(year, 4).ok_or_else(wrong)?;
+        if !YEARS.contains(&year) {
             return Err(wrong());
         }
         if let Some(week) = rest.strip_prefix('W').or_else(|| rest.strip_prefix('w')) {
-            let week: u32 = week.parse().map_err(|_| wrong())?;
+            let week: u32 = number(week, 2).ok_or_else(wrong)?;
             // Week 53 exists only in some years.
             chrono::NaiveDate::from_isoywd_opt(year, week, chrono::Weekday::Mon).ok_or_else(wrong)?;
             Ok(Period::Week { year, week })
         } else {
-            let month: u32 = rest.parse().map_err(|_| wrong())?;
+            let month: u32 = number(rest, 2).ok_or_else(wrong)?;
             if !(1..=12).contains(&month) {
                 return Err(wrong());
             }
@@ -93,9 +121,21 @@ mod tests {
             assert_eq!(text.parse::<Period>().unwrap().to_string(), text);
         }
         for wrong in [
-            "", "2026", "2026-W54", "2026-W00", "2026-13", "2026-00", "1999-W10", "2026-W5x", "2021-W53",
+            "", "2026", "2026-W54", "2026-W00", "2026-13", "2026-00", "1999-W10", "2026-W5x", "2021-W53", "+2026-11",
+            "2026-1", "2026-W5", "02026-11", "2026-+1",
         ] {
             assert!(wrong.parse::<Period>().is_err(), "{wrong}");
+        }
+        // The document's pattern takes what `parse` takes, and nothing else.
+        let pattern = regex::Regex::new(&Period::pattern()).unwrap();
+        for year in [1999, 2000, 2020, 2021, 2026, 2200, 2201] {
+            for rest in (0..=54)
+                .map(|w| format!("W{w:02}"))
+                .chain((0..=13).map(|m| format!("{m:02}")))
+            {
+                let text = format!("{year}-{rest}");
+                assert_eq!(pattern.is_match(&text), text.parse::<Period>().is_ok(), "{text}");
+            }
         }
         let now = "2026-11-30T01:00:00Z".parse().unwrap();
         // Still Sunday the 29th in New York (week 48), already Monday in Baku (week 49).

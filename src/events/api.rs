@@ -94,8 +94,10 @@ async fn feed(
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Events that end after this: a date (`2026-12-01`, midnight UTC) or an RFC 3339 time; now by default.
+    #[param(schema_with = crate::openapi::date_or_time_or_blank)]
     pub from: Option<String>,
     /// Events that begin before this: a date or an RFC 3339 time.
+    #[param(schema_with = crate::openapi::date_or_time_or_blank)]
     pub to: Option<String>,
     #[param(minimum = 1, maximum = 1000000, default = 1)]
     pub page: Option<i64>,
@@ -247,7 +249,7 @@ async fn ics_api(
 )]
 async fn create_api(
     AdminMember(admin): AdminMember,
-    body: web::Json<EventInput>,
+    body: crate::api::Json<EventInput>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let values = body.into_inner().checked(None)?;
@@ -281,7 +283,7 @@ async fn create_api(
 async fn update_api(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
-    body: web::Json<EventInput>,
+    body: crate::api::Json<EventInput>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
@@ -342,7 +344,7 @@ async fn publish_api(
 pub struct CancelInput {
     /// Told to those who answered; several lines allowed.
     #[serde(default)]
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, content_media_type = "text/plain")]
     pub reason: Option<String>,
 }
 
@@ -419,7 +421,7 @@ pub struct RsvpAnswer {
 async fn rsvp_api(
     ActiveMember(member): ActiveMember,
     id: web::Path<Uuid>,
-    body: web::Json<RsvpInput>,
+    body: crate::api::Json<RsvpInput>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {

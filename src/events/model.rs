@@ -160,7 +160,7 @@ pub struct EventInput {
     #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
     /// Markdown.
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 20000, content_media_type = "text/markdown")]
     pub description_md: Option<String>,
     /// Required to create one; `2026-12-05T19:00:00+05:00`, or `2026-12-05T19:00` in `time_zone`.
     #[schema(example = "2026-12-05T19:00")]
@@ -169,14 +169,14 @@ pub struct EventInput {
     #[schema(example = "2026-12-05T22:00")]
     pub ends_at: Option<String>,
     /// Required to create one: an IANA time zone.
-    #[schema(example = "Asia/Baku")]
+    #[schema(schema_with = crate::openapi::time_zone_or_null)]
     pub time_zone: Option<String>,
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(max_length = 300)]
     pub location: Option<Option<String>>,
     /// An http or https address.
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(max_length = 500, format = "uri")]
+    #[schema(schema_with = crate::openapi::web_address_or_none::<500>)]
     pub online_url: Option<Option<String>>,
     /// `null`: no limit.
     #[serde(default, deserialize_with = "crate::api::present")]

@@ -272,7 +272,8 @@ impl EventForm {
             description_md: Some(self.description_md.clone()),
             starts_at: Some(self.starts_at.clone()),
             ends_at: Some(self.ends_at.clone()),
-            time_zone: Some(self.time_zone.clone()),
+            // Typed by a person; the API takes a zone's name exactly as listed.
+            time_zone: Some(self.time_zone.trim().to_string()),
             location: Some(Some(self.location.clone())),
             online_url: Some(Some(self.online_url.clone())),
             capacity: Some(capacity),

@@ -389,7 +389,8 @@ pub async fn decide(
     mail: &MailContext,
 ) -> Result<Member, AppError> {
     let mut checks = Checks::default();
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    // Blank counts as absent (unless it is longer than any reason may be).
+    let reason = reason.filter(|r| !r.trim().is_empty() || r.chars().count() > 2000);
     let reason = if decision.reason_required || reason.is_some() {
         Some(checks.multiline_text("reason", reason.unwrap_or_default(), 1, 2000))
     } else {
@@ -468,7 +469,7 @@ pub async fn decide(
 pub struct ReasonRequest {
     /// Why: required to reject (it is mailed to the applicant), kept in the
     /// audit log otherwise. Blank counts as absent.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(max_length = 2000, content_media_type = "text/plain")]
     reason: Option<String>,
 }
 
@@ -651,7 +652,7 @@ pub async fn set_role(admin: &Member, id: Uuid, role: String, pool: &DbPool) -> 
 async fn change_role(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
-    body: web::Json<RoleRequest>,
+    body: crate::api::Json<RoleRequest>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let member = set_role(&admin, id.into_inner(), body.into_inner().role, &pool).await?;
@@ -741,7 +742,7 @@ pub async fn set_directory_defaults(
 )]
 async fn put_directory_defaults(
     AdminMember(admin): AdminMember,
-    body: web::Json<VisibilityPatch>,
+    body: crate::api::Json<VisibilityPatch>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let saved = set_directory_defaults(&pool, &admin, body.into_inner()).await?;

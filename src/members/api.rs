@@ -89,7 +89,7 @@ async fn me_view(pool: &DbPool, mail: &MailContext, member: Member) -> Result<Me
 )]
 async fn update_me(
     CurrentMember(member): CurrentMember,
-    body: web::Json<ProfilePatch>,
+    body: crate::api::Json<ProfilePatch>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
@@ -103,9 +103,10 @@ async fn update_me(
 
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePassword {
+    #[schema(format = Password)]
     current_password: String,
     /// Not the account's email address.
-    #[schema(min_length = 10, max_length = 128)]
+    #[schema(format = Password, min_length = 10, max_length = 128)]
     new_password: String,
 }
 
@@ -125,7 +126,7 @@ pub struct ChangePassword {
 )]
 async fn change_password(
     CurrentMember(member): CurrentMember,
-    body: web::Json<ChangePassword>,
+    body: crate::api::Json<ChangePassword>,
     pool: web::Data<DbPool>,
     limits: web::Data<AuthLimits>,
 ) -> Result<HttpResponse, AppError> {
@@ -158,6 +159,7 @@ async fn export_me(CurrentMember(member): CurrentMember, pool: web::Data<DbPool>
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
     /// The member's current password.
+    #[schema(format = Password)]
     password: String,
 }
 
@@ -178,7 +180,7 @@ pub struct DeleteRequest {
 )]
 async fn delete_me(
     CurrentMember(member): CurrentMember,
-    body: web::Json<DeleteRequest>,
+    body: crate::api::Json<DeleteRequest>,
     pool: web::Data<DbPool>,
     limits: web::Data<AuthLimits>,
     mail: web::Data<MailContext>,

@@ -25,7 +25,7 @@ pub struct ProfilePatch {
     pub full_name: Option<Option<String>>,
     /// At most ten years from now.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i32>, minimum = 1900)]
+    #[schema(schema_with = crate::auth::accounts::graduation_year_schema)]
     pub graduation_year: Option<Option<i32>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 200)]
@@ -41,25 +41,25 @@ pub struct ProfilePatch {
     pub profession: Option<Option<String>>,
     /// Several lines.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 2000)]
+    #[schema(value_type = Option<String>, max_length = 2000, content_media_type = "text/plain")]
     pub bio: Option<Option<String>>,
     /// Web addresses (http or https), each at most 300 characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>, max_items = 5)]
+    #[schema(schema_with = links_schema)]
     pub links: Option<Option<Vec<String>>>,
     /// An IANA time zone name.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "Asia/Baku")]
+    #[schema(schema_with = crate::openapi::time_zone_or_none)]
     pub time_zone: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = bool)]
     pub listed_in_directory: Option<Option<bool>>,
     /// `null` for a field returns it to the association's default.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::api::object")]
     pub visibility: Option<VisibilityPatch>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::api::object")]
     pub notifications: Option<NotificationsPatch>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::api::object")]
     pub digest: Option<DigestPatch>,
 }
 
@@ -87,16 +87,27 @@ pub struct ProfileChanges {
 pub const MAX_LINKS: usize = 5;
 
 /// A link a member shows: http or https, at most 300 characters.
+/// Up to five web addresses (blank ones are dropped), or `null` (none).
+fn links_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+    let link = crate::openapi::web_address_or_none::<300>();
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(utoipa::openapi::ObjectBuilder::from(link).schema_type(Type::String))
+        .max_items(Some(MAX_LINKS))
+        .build()
+}
+
 fn check_links(checks: &mut Checks, links: &[String]) -> Vec<Option<String>> {
     if links.len() > MAX_LINKS {
         checks.fail("links", format!("must be at most {MAX_LINKS}"));
     }
     links
         .iter()
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
-        .map(|link| {
-            let ok = link.chars().count() <= 300 && Checks::is_web_address(link);
+        .filter(|l| !l.trim().is_empty() || l.chars().count() > 300)
+        .map(|sent| {
+            let link = sent.trim();
+            let ok = sent.chars().count() <= 300 && Checks::is_web_address(link);
             if !ok {
                 checks.fail(
                     "links",

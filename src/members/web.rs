@@ -264,7 +264,8 @@ async fn profile_submit(
         profession: Some(Some(form.profession.clone())),
         bio: Some(Some(form.bio.clone())),
         links: Some(Some(form.links.lines().map(str::to_string).collect())),
-        time_zone: Some(Some(form.time_zone.clone())),
+        // Typed by a person; the API takes a zone's name exactly as listed.
+        time_zone: Some(Some(form.time_zone.trim().to_string())),
         listed_in_directory: Some(Some(form.listed_in_directory.is_some())),
         visibility: Some(VisibilityPatch {
             email: choice(&form.visibility_email),

@@ -7,7 +7,8 @@
 //! merges them. What every operation shares is written here once: any error
 //! it answers is a problem+json body; one that needs a token may answer 401,
 //! one that takes JSON 400/413/415/422, and every one 503 while the
-//! database is down; text parameters refuse control characters.
+//! database is down; a text it takes has the pattern of the checks, which
+//! trim it and refuse control characters.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -17,10 +18,28 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-/// A text that `crate::api::Checks` accepts on one line has no control
-/// character (Unicode Cc). Every text parameter (query or path) is such a
-/// line, so [`document`] gives each one without a pattern or format this.
-const ONE_LINE: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
+/// What `char::is_whitespace` takes off the ends of a text: `str::trim`,
+/// which every check of a text runs first.
+pub const SPACE: &str = r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// A character that is neither a space nor a control character (Unicode Cc).
+const VISIBLE: &str = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// Within one line: anything but a control character.
+const IN_LINE: &str = r"[^\u0000-\u001f\u007f-\u009f]";
+/// Within several lines: a tab and a line break (LF, or a browser's CRLF) too.
+const IN_LINES: &str = r"(?:[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]|\r\n)";
+
+/// The pattern of a text as `crate::api::Checks` takes it: spaces at its
+/// ends are trimmed off, what is left has no control character (but tabs and
+/// line breaks when `multiline`), and must not be blank when `required`.
+/// A schema written without it would promise that `" "` or `"a\u0000"` is
+/// accepted; Schemathesis's `positive_data_acceptance` check holds the
+/// document to that.
+pub fn text_pattern(required: bool, multiline: bool) -> String {
+    let inner = if multiline { IN_LINES } else { IN_LINE };
+    let text = format!("{VISIBLE}(?:{inner}*{VISIBLE})?");
+    let text = if required { text } else { format!("(?:{text})?") };
+    format!("^[{SPACE}]*{text}[{SPACE}]*$")
+}
 
 /// The security scheme's name in operations' `security(("bearer" = []))`.
 pub const BEARER: &str = "bearer";
@@ -42,7 +61,98 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 )]
 struct ApiDoc;
 
-/// The whole document: every feature's operations, with the shared parts.
+/// A web address as `Checks::is_web_address` takes it, trimmed, blank too
+/// unless `required`: `http` or `https`, a host name whose last label
+/// starts with a letter (`url` reads a number there as an IPv4 address),
+/// an optional port, then any path without spaces. Addresses of other
+/// shapes that `url` accepts (an IP address, IDNA) are not promised.
+pub fn web_address_pattern(required: bool) -> String {
+    let address =
+        r"https?://(?:[A-Za-z0-9]+\.)*[A-Za-z][A-Za-z0-9]*(?::[0-9]{1,4})?(?:[/?#][^\u0000-\u0020\u007f-\u009f]*)?";
+    let address = if required {
+        address.to_string()
+    } else {
+        format!("(?:{address})?")
+    };
+    format!("^[{SPACE}]*{address}[{SPACE}]*$")
+}
+
+/// A text, or a text or `null`.
+fn text(nullable: bool) -> utoipa::openapi::ObjectBuilder {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let types = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    utoipa::openapi::ObjectBuilder::new().schema_type(types)
+}
+
+/// A text of only spaces, which the checks take as none.
+fn blank() -> utoipa::openapi::Object {
+    text(false).pattern(Some(format!("^[{SPACE}]*$"))).build()
+}
+
+fn formatted(format: utoipa::openapi::KnownFormat) -> utoipa::openapi::Object {
+    text(false)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(format)))
+        .build()
+}
+
+/// An RFC 3339 time, blank (none) or `null` (none).
+pub fn time_or_blank() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::schema::AnyOfBuilder::new()
+        .item(formatted(utoipa::openapi::KnownFormat::DateTime))
+        .item(blank())
+        .item(utoipa::openapi::ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)))
+        .build()
+        .into()
+}
+
+/// A date (`2026-12-01`), an RFC 3339 time, or blank (none).
+pub fn date_or_time_or_blank() -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::AnyOfBuilder::new()
+        .item(formatted(utoipa::openapi::KnownFormat::Date))
+        .item(formatted(utoipa::openapi::KnownFormat::DateTime))
+        .item(blank())
+        .build()
+        .into()
+}
+
+/// The name of a time zone `chrono_tz` knows (`Asia/Baku`), exactly as
+/// `Checks::optional_time_zone` takes it, or `null`; also `""` (none)
+/// when `blank`.
+fn time_zone(blank: bool) -> utoipa::openapi::Object {
+    let names = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|zone| serde_json::Value::from(zone.name()));
+    let none = [blank.then(|| "".into()), Some(serde_json::Value::Null)];
+    text(true)
+        .enum_values(Some(names.chain(none.into_iter().flatten())))
+        .examples(["Asia/Baku"])
+        .build()
+}
+
+/// A time zone, or `null`.
+pub fn time_zone_or_null() -> utoipa::openapi::Object {
+    time_zone(false)
+}
+
+/// A time zone, `""` or `null` (both none).
+pub fn time_zone_or_none() -> utoipa::openapi::Object {
+    time_zone(true)
+}
+
+/// An optional web address of at most `MAX` characters: blank or `null`
+/// is none.
+pub fn web_address_or_none<const MAX: usize>() -> utoipa::openapi::Object {
+    text(true)
+        .max_length(Some(MAX))
+        .pattern(Some(web_address_pattern(false)))
+        .build()
+}
+
 /// A text that is one of `values`: the schema of a value the API takes from
 /// a fixed list, written from the list its checks use (`schema_with`).
 pub fn one_of<'v>(values: impl IntoIterator<Item = &'v str>) -> utoipa::openapi::Object {
@@ -52,6 +162,7 @@ pub fn one_of<'v>(values: impl IntoIterator<Item = &'v str>) -> utoipa::openapi:
         .build()
 }
 
+/// The whole document: every feature's operations, with the shared parts.
 pub fn document() -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     use crate::*;
@@ -72,7 +183,68 @@ pub fn document() -> serde_json::Value {
         doc.merge(part);
     }
     Shared.modify(&mut doc);
-    unique_operation_ids(one_line_parameters(doc))
+    unique_operation_ids(narrower_bodies(trimmed_texts(doc)))
+}
+
+/// Operations whose body has the schema of another operation's, which asks
+/// less of it (to change a thing rather than create it), and what each asks
+/// more: `required` fields must be sent, and not blank or `null`; `texts`
+/// must not be `null`.
+const NARROWER_BODIES: [(&str, &str, &[&str], &[&str]); 5] = [
+    (
+        "post",
+        "/api/v1/events",
+        &["title", "starts_at", "ends_at", "time_zone"],
+        &[],
+    ),
+    (
+        "post",
+        "/api/v1/me/exchanges",
+        &[
+            "program_id",
+            "home_university",
+            "host_university",
+            "field_of_study",
+            "degree_level",
+            "start_date",
+        ],
+        &[],
+    ),
+    ("post", "/api/v1/programs", &["name"], &[]),
+    // Suspending or reinstating takes the same body, with the reason optional.
+    ("post", "/api/v1/admin/members/{id}/reject", &["reason"], &[]),
+    // A member's `null` returns a field to the default, which has none.
+    (
+        "put",
+        "/api/v1/admin/directory-defaults",
+        &[],
+        &["email", "city", "profession", "bio", "links", "exchanges"],
+    ),
+];
+
+/// Writes [`NARROWER_BODIES`] into the document: the operation's body is
+/// its shared schema and (`allOf`) what it asks more.
+fn narrower_bodies(mut doc: serde_json::Value) -> serde_json::Value {
+    for (method, path, required, texts) in NARROWER_BODIES {
+        let body = &mut doc["paths"][path][method]["requestBody"];
+        assert!(body.is_object(), "{method} {path} takes no body");
+        let schema = &mut body["content"]["application/json"]["schema"];
+        let mut more = serde_json::Map::new();
+        for field in texts {
+            more.insert(field.to_string(), serde_json::json!({"type": "string"}));
+        }
+        for field in required {
+            more.insert(
+                field.to_string(),
+                serde_json::json!({"type": "string", "pattern": VISIBLE}),
+            );
+        }
+        *schema = serde_json::json!({"allOf": [schema.take(), {"required": required, "properties": more}]});
+        if !required.is_empty() {
+            body["required"] = true.into();
+        }
+    }
+    doc
 }
 
 /// utoipa names an operation after its handler, and several features have a
@@ -102,10 +274,24 @@ fn unique_operation_ids(mut doc: serde_json::Value) -> serde_json::Value {
     doc
 }
 
-/// Gives `ONE_LINE` to each text parameter that has no pattern, format or
-/// set of values of its own.
-fn one_line_parameters(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
+/// A schema of a text (`"string"`, or `["string", "null"]`) that says
+/// nothing yet of what the text may hold: no pattern, format or values.
+fn is_plain_text(schema: &serde_json::Value) -> bool {
+    let is_text = schema["type"] == "string" || schema["type"].as_array().is_some_and(|t| t.contains(&"string".into()));
+    is_text
+        && ["pattern", "format", "enum", "const"]
+            .iter()
+            .all(|k| schema.get(k).is_none())
+}
+
+/// Gives each plain text the pattern of [`text_pattern`]: every text
+/// parameter (query or path), which may be blank, and every text a request
+/// body takes, which may be blank unless its `minLength` is 1 or more, and
+/// may hold several lines when it names a `contentMediaType` (Markdown,
+/// plain text). Response schemas keep what they have.
+fn trimmed_texts(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut value = serde_json::to_value(&doc).expect("the OpenAPI document serialises");
+    let mut bodies = Vec::new();
     let operations = value["paths"]
         .as_object_mut()
         .into_iter()
@@ -115,14 +301,64 @@ fn one_line_parameters(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
     for operation in operations {
         let parameters = operation.get_mut("parameters").and_then(|p| p.as_array_mut());
         for schema in parameters.into_iter().flatten().filter_map(|p| p.get_mut("schema")) {
-            let is_text =
-                schema["type"] == "string" || schema["type"].as_array().is_some_and(|t| t.contains(&"string".into()));
-            if is_text && ["pattern", "format", "enum"].iter().all(|k| schema.get(k).is_none()) {
-                schema["pattern"] = ONE_LINE.into();
+            if is_plain_text(schema) {
+                schema["pattern"] = text_pattern(false, false).into();
+            }
+        }
+        let contents = operation
+            .get_mut("requestBody")
+            .and_then(|body| body.get_mut("content"))
+            .and_then(|content| content.as_object_mut());
+        for content in contents.into_iter().flat_map(|c| c.values_mut()) {
+            if let Some(schema) = content.get_mut("schema") {
+                give_texts_their_pattern(schema, &mut bodies);
+            }
+        }
+    }
+    // The components that request bodies name, and those that they name.
+    let mut done = std::collections::HashSet::new();
+    while let Some(name) = bodies.pop() {
+        if done.insert(name.clone()) {
+            if let Some(schema) = value["components"]["schemas"].get_mut(&name) {
+                give_texts_their_pattern(schema, &mut bodies);
             }
         }
     }
     value
+}
+
+/// [`trimmed_texts`] within one schema of a request body; the components it
+/// refers to are pushed onto `refs`.
+fn give_texts_their_pattern(schema: &mut serde_json::Value, refs: &mut Vec<String>) {
+    if let Some(name) = schema["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
+        refs.push(name.to_string());
+    }
+    if is_plain_text(schema) {
+        let required = schema["minLength"].as_u64().is_some_and(|min| min >= 1);
+        let multiline = schema.get("contentMediaType").is_some();
+        schema["pattern"] = text_pattern(required, multiline).into();
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = schema.get_mut(key).filter(|inner| inner.is_object()) {
+            give_texts_their_pattern(inner, refs);
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for inner in schema.get_mut(key).and_then(|s| s.as_array_mut()).into_iter().flatten() {
+            give_texts_their_pattern(inner, refs);
+        }
+    }
+    for inner in schema
+        .get_mut("properties")
+        .and_then(|p| p.as_object_mut())
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        give_texts_their_pattern(inner, refs);
+    }
 }
 
 /// The document, built once for the process.
@@ -404,6 +640,122 @@ mod tests {
         }
     }
 
+    /// Texts at the edges of what the checks take: every kind of space, at
+    /// the ends and inside, control characters, line breaks of both kinds.
+    fn odd_texts() -> Vec<String> {
+        let mut texts: Vec<String> = [
+            "",
+            " ",
+            "a",
+            " a ",
+            "a b",
+            "ab",
+            "\ta\t",
+            "a\tb",
+            "a\nb",
+            "a\r\nb",
+            "a\rb",
+            "a\r\r\nb",
+            "\r\n",
+            "a\n",
+            "\u{0}",
+            "a\u{0}",
+            "\u{7f}a",
+            "a\u{85}",
+            "\u{85}a\u{85}",
+            "a\u{85}b",
+            "\u{a0}",
+            "\u{a0}a",
+            "a\u{a0}b",
+            "\u{3000}Ə\u{3000}",
+            "\u{2028}",
+            "a\u{2029}b",
+            "\u{1c}a",
+            "a\u{9f}",
+            "a\u{b}b",
+            "\u{b}a\u{c}",
+            "Məmmədova",
+            "👩🏽‍🎓",
+            "\u{200b}",
+            "a\u{feff}b",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        texts.push("x".repeat(12));
+        texts.push(format!(" {} ", "x".repeat(10)));
+        texts
+    }
+
+    #[test]
+    fn a_texts_pattern_takes_what_its_check_takes_and_nothing_else() {
+        use crate::api::Checks;
+        let matches = |required, multiline, text: &str| {
+            regex::Regex::new(&text_pattern(required, multiline))
+                .unwrap()
+                .is_match(text)
+        };
+        for text in odd_texts() {
+            let taken = |check: &dyn Fn(&mut Checks)| {
+                let mut checks = Checks::default();
+                check(&mut checks);
+                checks.finish().is_ok()
+            };
+            let max = 11;
+            let fits = text.chars().count() <= max;
+            let line = taken(&|c| {
+                c.text("f", &text, 1, max);
+            });
+            assert_eq!(matches(true, false, &text) && fits, line, "one line: {text:?}");
+            let optional = taken(&|c| {
+                c.optional_text("f", Some(&text), max);
+            });
+            assert_eq!(matches(false, false, &text) && fits, optional, "optional: {text:?}");
+            let lines = taken(&|c| {
+                c.multiline_text("f", &text, 1, max);
+            });
+            // A browser's CRLF counts as one character.
+            let fits = text.replace("\r\n", "\n").chars().count() <= max;
+            assert_eq!(matches(true, true, &text) && fits, lines, "lines: {text:?}");
+            let blank_lines = taken(&|c| {
+                c.multiline_text("f", &text, 0, max);
+            });
+            assert_eq!(
+                matches(false, true, &text) && fits,
+                blank_lines,
+                "lines or none: {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_web_address_pattern_takes_the_check_takes() {
+        let pattern = regex::Regex::new(&web_address_pattern(true)).unwrap();
+        let blank_or = regex::Regex::new(&web_address_pattern(false)).unwrap();
+        for address in [
+            "https://example.org",
+            " http://a.b.c:8080/x?y=z#w ",
+            "https://karvan.example/events/ə?q=%zz",
+            "http://1.a",
+            "https://a/b\\c",
+        ] {
+            assert!(pattern.is_match(address), "{address}");
+            assert!(crate::api::Checks::is_web_address(address.trim()), "{address}");
+        }
+        for other in [
+            "",
+            " ",
+            "ftp://example.org",
+            "https://",
+            "http://1.2",
+            "https://a b",
+            "mailto:a@b.org",
+        ] {
+            assert!(!pattern.is_match(other), "{other}");
+        }
+        assert!(blank_or.is_match(" ") && !blank_or.is_match("\u{0}"));
+    }
+
     #[test]
     fn text_parameters_refuse_control_characters_as_the_checks_do() {
         let doc = document();
@@ -416,7 +768,7 @@ mod tests {
                 .unwrap()["schema"]
                 .clone()
         };
-        assert_eq!(parameter("country")["pattern"], ONE_LINE);
+        assert_eq!(parameter("country")["pattern"], text_pattern(false, false));
         let mut ids = std::collections::HashSet::new();
         for item in doc["paths"].as_object().unwrap().values() {
             for operation in item.as_object().unwrap().values() {
@@ -428,7 +780,7 @@ mod tests {
         assert!(no_parameters.get("parameters").is_none(), "{no_parameters}");
         assert!(parameter("program_id")["pattern"].is_null(), "a uuid has its format");
         // A parameter with a pattern of its own keeps it.
-        assert_ne!(parameter("q")["pattern"], ONE_LINE);
+        assert_ne!(parameter("q")["pattern"], text_pattern(false, false));
         assert!(parameter("q")["pattern"].is_string());
     }
 }

@@ -117,13 +117,14 @@ async fn get_program(id: web::Path<Uuid>, pool: web::Data<DbPool>) -> Result<Htt
     responses(
         (status = 201, description = "The programme.", body = Program),
         (status = 403, description = "The signed-in member is not an admin."),
-        (status = 422, description = "A field is missing or invalid, or the name is another programme's (named in \
-                                      `errors`); or the body has another shape."),
+        (status = 409, description = "The name is another programme's (`errors.name`)."),
+        (status = 422, description = "A field is missing or invalid (named in `errors`), or the body has another \
+                                      shape."),
     )
 )]
 async fn create_program(
     AdminMember(admin): AdminMember,
-    body: web::Json<ProgramInput>,
+    body: crate::api::Json<ProgramInput>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let values = body.into_inner().checked(true)?;
@@ -143,14 +144,14 @@ async fn create_program(
         (status = 200, description = "The programme as it now is.", body = Program),
         (status = 403, description = "The signed-in member is not an admin."),
         (status = 404, description = "No such programme."),
-        (status = 422, description = "A field is invalid, or the name is another programme's (named in `errors`); \
-                                      or the body has another shape."),
+        (status = 409, description = "The name is another programme's (`errors.name`)."),
+        (status = 422, description = "A field is invalid (named in `errors`), or the body has another shape."),
     )
 )]
 async fn update_program(
     AdminMember(admin): AdminMember,
     id: web::Path<Uuid>,
-    body: web::Json<ProgramInput>,
+    body: crate::api::Json<ProgramInput>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let changes = body.into_inner().checked(false)?;
@@ -233,7 +234,7 @@ async fn my_record(
 )]
 async fn add_record(
     CurrentMember(member): CurrentMember,
-    body: web::Json<RecordInput>,
+    body: crate::api::Json<RecordInput>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let values = body.into_inner().checked()?;
@@ -261,7 +262,7 @@ async fn add_record(
 async fn update_record(
     CurrentMember(member): CurrentMember,
     id: web::Path<Uuid>,
-    body: web::Json<RecordInput>,
+    body: crate::api::Json<RecordInput>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();

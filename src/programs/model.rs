@@ -65,7 +65,7 @@ pub struct ProgramInput {
     pub host_country: Option<Option<String>>,
     /// Several lines allowed.
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(max_length = 5000)]
+    #[schema(max_length = 5000, content_media_type = "text/plain")]
     pub description: Option<Option<String>>,
 }
 

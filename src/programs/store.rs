@@ -26,7 +26,7 @@ pub fn find_program(conn: &mut PgConnection, id: Uuid) -> Result<Program, AppErr
 }
 
 fn name_taken() -> AppError {
-    AppError::invalid_field("name", "is the name of another programme")
+    AppError::conflict_on_field("name", "is the name of another programme")
 }
 
 pub fn create_program(conn: &mut PgConnection, admin: Uuid, values: &ProgramChanges) -> Result<Program, AppError> {

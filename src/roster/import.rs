@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -219,7 +218,7 @@ fn person(parsed: &Parsed, record: &csv::ByteRecord) -> Result<Person, (Option<S
         }
     };
     let full_name = checks.text("full_name", full_name.as_deref().unwrap_or(""), 1, 200);
-    let latest = Utc::now().year() + 10;
+    let latest = crate::auth::accounts::latest_graduation_year();
     let graduation_year = match year {
         None => None,
         Some(y) => match y.parse::<i32>() {
