@@ -59,9 +59,15 @@ impl Checks {
     }
 
     /// A text of several lines (a reason, a message): line breaks and tabs
-    /// are kept, a browser's CRLF becomes LF, other control characters fail.
+    /// are kept, a CRLF becomes LF, other control characters fail. Its
+    /// length counts what is sent, CRLF as two (pages send what a person
+    /// typed: `pages::typed_lines`).
     pub fn multiline_text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
         let normalized = value.replace("\r\n", "\n");
+        if value.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
+            return normalized.trim().to_string();
+        }
         let flattened: String = normalized
             .chars()
             .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
@@ -79,9 +85,33 @@ impl Checks {
         Some(self.text(field, value, 1, max))
     }
 
-    /// A web address people can open: http or https with a host.
+    /// A web address people can open: `http` or `https`, a host name (of
+    /// letters, digits and hyphens, the last label starting with a letter:
+    /// no IP address), a port of up to 4 digits, then a path, query or
+    /// fragment without spaces or control characters; one `url` reads.
+    /// `openapi::web_address_pattern` is the same rule for API clients.
     pub fn is_web_address(value: &str) -> bool {
-        url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        let lower = value.get(..8).unwrap_or(value).to_ascii_lowercase();
+        let Some(rest) = ["https://", "http://"]
+            .iter()
+            .find(|scheme| lower.starts_with(**scheme))
+            .map(|scheme| &value[scheme.len()..])
+        else {
+            return false;
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let (host, port) = authority.split_once(':').unwrap_or((authority, "1"));
+        let labels: Vec<&str> = host.split('.').collect();
+        let label_ok = |l: &&str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        labels.iter().all(label_ok)
+            && labels
+                .last()
+                .is_some_and(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+            && (1..=4).contains(&port.len())
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && !tail.chars().any(|c| c == ' ' || c.is_control())
+            && url::Url::parse(value).is_ok_and(|u| u.host().is_some())
     }
 
     /// An optional web address (blank counts as absent), at most `max` characters.
@@ -117,6 +147,31 @@ impl Checks {
         }
         value.to_string()
     }
+}
+
+/// A date as JSON Schema's `format: date` has it (`2019-09-01`), and
+/// nothing looser: chrono's `%m` would take `2019-9-1` too.
+pub fn iso_date(text: &str) -> Option<chrono::NaiveDate> {
+    let shape = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shape
+        .then(|| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+}
+
+/// A time as JSON Schema's `format: date-time` has it (RFC 3339, `T`
+/// between date and time), in UTC: chrono would take a space there too.
+pub fn rfc3339(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    matches!(text.as_bytes().get(10), Some(b'T' | b't'))
+        .then(|| chrono::DateTime::parse_from_rfc3339(text).ok())
+        .flatten()
+        .map(|at| at.with_timezone(&chrono::Utc))
 }
 
 /// `?page=1&per_page=20` (at most 100). Filters that add fields repeat
@@ -319,7 +374,7 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
 
 #[cfg(test)]
 mod tests {
-    use super::object_from;
+    use super::{iso_date, object_from, rfc3339};
     use serde_json::json;
 
     #[derive(Debug, serde::Deserialize)]
@@ -345,5 +400,33 @@ mod tests {
         assert!(read(json!({"year": 1e300})).is_err());
         assert!(read(json!([1990, null])).is_err());
         assert!(read(json!(null)).is_err());
+    }
+
+    /// What JSON Schema's `date` and `date-time` formats take, and only that.
+    #[test]
+    fn dates_and_times_are_read_as_their_formats_write_them() {
+        assert_eq!(iso_date("2019-09-01").unwrap().to_string(), "2019-09-01");
+        for wrong in [
+            "2019-9-1",
+            " 2019-09-01",
+            "2019-09-01 ",
+            "+2019-09-01",
+            "2019-02-30",
+            "2019/09/01",
+            "",
+        ] {
+            assert!(iso_date(wrong).is_none(), "{wrong:?}");
+        }
+        let at = rfc3339("2026-12-01T09:00:00+05:00").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-12-01T04:00:00+00:00");
+        assert!(rfc3339("2026-12-01t04:00:00.5z").is_some());
+        for wrong in [
+            "2026-12-01 04:00:00Z",
+            "2026-12-01T04:00:00",
+            " 2026-12-01T04:00:00Z",
+            "2026-12-01",
+        ] {
+            assert!(rfc3339(wrong).is_none(), "{wrong:?}");
+        }
     }
 }

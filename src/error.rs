@@ -161,7 +161,6 @@ impl AppError {
         }
     }
 
-    /// A validation failure on one field.
     /// A 409 that names the field it is about, so that a form shows it
     /// there: the request is well formed, but the state of things refuses
     /// it (a name already taken). A 422 would tell an API client that
@@ -176,6 +175,7 @@ impl AppError {
         }
     }
 
+    /// A validation failure on one field.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         let mut errors = FieldErrors::new();
         errors.entry(field.to_string()).or_default().push(message.into());

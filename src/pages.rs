@@ -75,6 +75,12 @@ pub fn redirect(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// A textarea's text as its `maxlength` counted it: a browser counts a line
+/// break once but sends it as CRLF, and the checks count what is sent.
+pub fn typed_lines(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
 /// The errors of a form shown again, looked up by field name in templates.
 #[derive(Debug, Default)]
 pub struct FormErrors(FieldErrors);

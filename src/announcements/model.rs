@@ -87,16 +87,16 @@ impl AnnouncementInput {
         let mut checks = Checks::default();
         let title = checks.text("title", self.title.as_deref().unwrap_or(""), 1, 200);
         let body_md = checks.multiline_text("body_md", self.body_md.as_deref().unwrap_or(""), 1, 20_000);
-        let published_at = match self.publish_at.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let published_at = match self.publish_at.as_deref().filter(|t| !t.trim().is_empty()) {
             None => now,
-            Some(text) => match DateTime::parse_from_rfc3339(text) {
-                Ok(at) if at.with_timezone(&Utc) > now + chrono::Duration::days(366) => {
+            Some(text) => match crate::api::rfc3339(text) {
+                Some(at) if at > now + chrono::Duration::days(366) => {
                     checks.fail("publish_at", "must be within a year");
                     now
                 }
                 // A time already past publishes at once.
-                Ok(at) => at.with_timezone(&Utc).max(now),
-                Err(_) => {
+                Some(at) => at.max(now),
+                None => {
                     checks.fail(
                         "publish_at",
                         "must be a time with its offset, like 2026-12-01T09:00:00+05:00",

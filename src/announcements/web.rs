@@ -105,7 +105,7 @@ impl AnnouncementForm {
         };
         Ok(AnnouncementInput {
             title: Some(self.title.clone()),
-            body_md: Some(self.body_md.clone()),
+            body_md: Some(crate::pages::typed_lines(&self.body_md)),
             email_now: self.email_now.is_some(),
             publish_at,
         })

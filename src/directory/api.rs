@@ -32,10 +32,7 @@ pub struct Doc;
 #[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
     /// Words of a name, typed in part or misspelled; each must match.
-    #[param(
-        max_length = 200,
-        pattern = r"^\s*([^\s\u0000-\u001f\u007f-\u009f]{2,}([^\S\u0000-\u001f\u007f-\u009f]+[^\s\u0000-\u001f\u007f-\u009f]{2,}){0,5})?\s*$"
-    )]
+    #[param(schema_with = words_schema)]
     pub q: Option<String>,
     #[param(max_length = 100)]
     pub country: Option<String>,
@@ -55,6 +52,19 @@ pub struct DirectoryQuery {
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<i64>,
+}
+
+/// What `q` may be: up to 6 words of 2 characters or more, at most 200
+/// characters in all, as `DirectoryQuery::checked` takes them.
+fn words_schema() -> utoipa::openapi::Object {
+    use crate::openapi::{SPACE, SPACE_IN_LINE, VISIBLE};
+    let word = format!("{VISIBLE}{{2,}}");
+    let pattern = format!("^[{SPACE}]*(?:{word}(?:[{SPACE_IN_LINE}]+{word}){{0,5}})?[{SPACE}]*$");
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(200))
+        .pattern(Some(pattern))
+        .build()
 }
 
 impl DirectoryQuery {
@@ -190,4 +200,43 @@ async fn entry_api(
 ) -> Result<HttpResponse, AppError> {
     let entry = find_entry(&pool, viewer_of(member.as_ref()), id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(entry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documents_pattern_for_words_takes_what_the_search_takes() {
+        let schema = serde_json::to_value(words_schema()).unwrap();
+        let pattern = regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
+        for q in [
+            "",
+            " ",
+            "Khan",
+            " Khan\t",
+            "K",
+            "Ali Khan",
+            "Ali K",
+            "Ali  Khan",
+            "Ali\u{a0}Khan",
+            "Ali\tKhan",
+            "Ali\nKhan",
+            "\u{1c}Ali",
+            "Ali\u{85}",
+            "Ali\u{85}Khan",
+            "Məm Əli",
+            "aa bb cc dd ee ff",
+            "aa bb cc dd ee ff gg",
+            "aa\u{3000}bb",
+            "\u{2028}aa",
+            "aa\u{0}",
+        ] {
+            let query = DirectoryQuery {
+                q: Some(q.to_string()),
+                ..Default::default()
+            };
+            assert_eq!(pattern.is_match(q), query.checked().is_ok(), "{q:?}");
+        }
+    }
 }

@@ -237,7 +237,7 @@ async fn contact_submit(
     let member = active(&page)?.clone();
     let id = id.into_inner();
     let form = form.into_inner();
-    match FormErrors::from_result(ask(&pool, &mail, member, id, &form.message).await)? {
+    match FormErrors::from_result(ask(&pool, &mail, member, id, &crate::pages::typed_lines(&form.message)).await)? {
         Ok(_) => Ok(redirect(&format!("/members/{id}?asked=1"))),
         Err(errors) => {
             show_entry(

@@ -114,20 +114,17 @@ impl EventsQuery {
     pub fn checked(&self) -> Result<(Window, i64, i64), AppError> {
         let mut checks = Checks::default();
         let mut time = |field: &str, value: &Option<String>| {
-            let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
-            let parsed = DateTime::parse_from_rfc3339(value)
-                .map(|t| t.with_timezone(&Utc))
-                .or_else(|_| {
-                    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-                });
-            if parsed.is_err() {
+            // Blank is none; anything else is exactly a date or a time.
+            let value = value.as_deref().filter(|v| !v.trim().is_empty())?;
+            let parsed = crate::api::rfc3339(value)
+                .or_else(|| crate::api::iso_date(value).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()));
+            if parsed.is_none() {
                 checks.fail(
                     field,
                     "must be a date (2026-12-01) or a time with its offset (RFC 3339)",
                 );
             }
-            parsed.ok()
+            parsed
         };
         let from = time("from", &self.from).or(Some(Utc::now()));
         let to = time("to", &self.to);
@@ -312,7 +309,7 @@ pub struct PublishInput {
     path = "/api/v1/events/{id}/publish",
     tag = "events",
     params(("id" = Uuid, Path, description = "The event's id")),
-    request_body(content = Option<PublishInput>, description = "Optional: no body at all counts as `{}`; a body that is sent must be this JSON."),
+    request_body(content = Option<PublishInput>, description = "Optional: no body at all, or `null`, counts as `{}`; a body that is sent must be this JSON."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The published event.", body = EventView),
@@ -365,7 +362,7 @@ impl CancelInput {
     path = "/api/v1/events/{id}/cancel",
     tag = "events",
     params(("id" = Uuid, Path, description = "The event's id")),
-    request_body(content = Option<CancelInput>, description = "Optional: no body at all counts as `{}`; a body that is sent must be this JSON."),
+    request_body(content = Option<CancelInput>, description = "Optional: no body at all, or `null`, counts as `{}`; a body that is sent must be this JSON."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The cancelled event.", body = EventView),

@@ -269,7 +269,7 @@ impl EventForm {
         };
         Ok(EventInput {
             title: Some(self.title.clone()),
-            description_md: Some(self.description_md.clone()),
+            description_md: Some(crate::pages::typed_lines(&self.description_md)),
             starts_at: Some(self.starts_at.clone()),
             ends_at: Some(self.ends_at.clone()),
             // Typed by a person; the API takes a zone's name exactly as listed.
@@ -461,7 +461,7 @@ async fn cancel_submit(
     let admin = page.admin()?.id;
     let id = id.into_inner();
     let reason = CancelInput {
-        reason: Some(form.reason.clone()),
+        reason: Some(crate::pages::typed_lines(&form.reason)),
     }
     .checked()?;
     let mail = mail.get_ref().clone();

@@ -543,7 +543,7 @@ async fn reject(
     tag = "admin",
     params(("id" = Uuid, Path, description = "The member's id")),
     request_body(content = Option<ReasonRequest>,
-                 description = "An optional reason, for the audit log; the body may be left out. A body that is sent must be this JSON, with no other field."),
+                 description = "An optional reason, for the audit log; the body may be left out (or `null`). A body that is sent must be this JSON, with no other field."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The member, now suspended.", body = AdminMemberView),
@@ -570,7 +570,7 @@ async fn suspend(
     tag = "admin",
     params(("id" = Uuid, Path, description = "The member's id")),
     request_body(content = Option<ReasonRequest>,
-                 description = "An optional reason, for the audit log; the body may be left out. A body that is sent must be this JSON, with no other field."),
+                 description = "An optional reason, for the audit log; the body may be left out (or `null`). A body that is sent must be this JSON, with no other field."),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The member, active again.", body = AdminMemberView),

@@ -200,7 +200,8 @@ async fn decision_submit(
         }
         _ => return Err(AppError::not_found()),
     };
-    decide(admin, id, decision, form.reason.as_deref(), &pool, &mail).await?;
+    let reason = form.reason.as_deref().map(crate::pages::typed_lines);
+    decide(admin, id, decision, reason.as_deref(), &pool, &mail).await?;
     let back = local_path(form.return_to.as_deref()).unwrap_or_else(|| format!("/admin/members/{id}"));
     Ok(redirect(&back))
 }

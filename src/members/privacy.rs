@@ -159,7 +159,8 @@ impl VisibilitySettings {
 
 /// A visibility as sent: one of the three words, or a field error.
 pub fn check_visibility(checks: &mut Checks, field: &str, value: &str) -> String {
-    let value = value.trim();
+    // Exactly as listed (a page's radio buttons send it so), as the
+    // document's enum says.
     if !VISIBILITIES.contains(&value) {
         checks.fail(field, format!("must be one of {}", VISIBILITIES.join(", ")));
     }

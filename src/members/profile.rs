@@ -86,7 +86,6 @@ pub struct ProfileChanges {
 
 pub const MAX_LINKS: usize = 5;
 
-/// A link a member shows: http or https, at most 300 characters.
 /// Up to five web addresses (blank ones are dropped), or `null` (none).
 fn links_schema() -> utoipa::openapi::Array {
     use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
@@ -98,6 +97,7 @@ fn links_schema() -> utoipa::openapi::Array {
         .build()
 }
 
+/// A link a member shows: http or https, at most 300 characters.
 fn check_links(checks: &mut Checks, links: &[String]) -> Vec<Option<String>> {
     if links.len() > MAX_LINKS {
         checks.fail("links", format!("must be at most {MAX_LINKS}"));

@@ -262,7 +262,7 @@ async fn profile_submit(
         country: Some(Some(form.country.clone())),
         city: Some(Some(form.city.clone())),
         profession: Some(Some(form.profession.clone())),
-        bio: Some(Some(form.bio.clone())),
+        bio: Some(Some(crate::pages::typed_lines(&form.bio))),
         links: Some(Some(form.links.lines().map(str::to_string).collect())),
         // Typed by a person; the API takes a zone's name exactly as listed.
         time_zone: Some(Some(form.time_zone.trim().to_string())),

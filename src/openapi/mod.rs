@@ -21,8 +21,11 @@ use utoipa::{Modify, OpenApi};
 /// What `char::is_whitespace` takes off the ends of a text: `str::trim`,
 /// which every check of a text runs first.
 pub const SPACE: &str = r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// The spaces of [`SPACE`] that are not control characters: those a line
+/// may hold between its words.
+pub const SPACE_IN_LINE: &str = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 /// A character that is neither a space nor a control character (Unicode Cc).
-const VISIBLE: &str = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+pub const VISIBLE: &str = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 /// Within one line: anything but a control character.
 const IN_LINE: &str = r"[^\u0000-\u001f\u007f-\u009f]";
 /// Within several lines: a tab and a line break (LF, or a browser's CRLF) too.
@@ -64,11 +67,9 @@ struct ApiDoc;
 /// A web address as `Checks::is_web_address` takes it, trimmed, blank too
 /// unless `required`: `http` or `https`, a host name whose last label
 /// starts with a letter (`url` reads a number there as an IPv4 address),
-/// an optional port, then any path without spaces. Addresses of other
-/// shapes that `url` accepts (an IP address, IDNA) are not promised.
+/// an optional port, then any path without spaces.
 pub fn web_address_pattern(required: bool) -> String {
-    let address =
-        r"https?://(?:[A-Za-z0-9]+\.)*[A-Za-z][A-Za-z0-9]*(?::[0-9]{1,4})?(?:[/?#][^\u0000-\u0020\u007f-\u009f]*)?";
+    let address = r"[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(?::[0-9]{1,4})?(?:[/?#][^\u0000-\u0020\u007f-\u009f]*)?";
     let address = if required {
         address.to_string()
     } else {
@@ -99,15 +100,25 @@ fn formatted(format: utoipa::openapi::KnownFormat) -> utoipa::openapi::Object {
         .build()
 }
 
-/// An RFC 3339 time, blank (none) or `null` (none).
-pub fn time_or_blank() -> utoipa::openapi::Schema {
+/// A text of `format`, blank (none) or `null` (none).
+fn formatted_or_none(format: utoipa::openapi::KnownFormat) -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{SchemaType, Type};
     utoipa::openapi::schema::AnyOfBuilder::new()
-        .item(formatted(utoipa::openapi::KnownFormat::DateTime))
+        .item(formatted(format))
         .item(blank())
         .item(utoipa::openapi::ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)))
         .build()
         .into()
+}
+
+/// An RFC 3339 time, blank (none) or `null` (none).
+pub fn time_or_blank() -> utoipa::openapi::Schema {
+    formatted_or_none(utoipa::openapi::KnownFormat::DateTime)
+}
+
+/// A date (`2019-09-01`), blank (none) or `null` (none).
+pub fn date_or_blank() -> utoipa::openapi::Schema {
+    formatted_or_none(utoipa::openapi::KnownFormat::Date)
 }
 
 /// A date (`2026-12-01`), an RFC 3339 time, or blank (none).
@@ -183,7 +194,50 @@ pub fn document() -> serde_json::Value {
         doc.merge(part);
     }
     Shared.modify(&mut doc);
-    unique_operation_ids(narrower_bodies(trimmed_texts(doc)))
+    created_links(unique_operation_ids(narrower_bodies(trimmed_texts(doc))))
+}
+
+/// Operations on a created thing outside the path it was created at.
+const LINKED_ELSEWHERE: [(&str, &str); 1] = [("/api/v1/me/exchanges", "/api/v1/admin/exchanges/{id}")];
+
+/// OpenAPI links from each `POST` that creates a thing (answers 201 with
+/// its `id`) to every operation on `{id}` under the same path (and those of
+/// [`LINKED_ELSEWHERE`]): a client, or Schemathesis's stateful phase, learns
+/// where the new id leads.
+fn created_links(mut doc: serde_json::Value) -> serde_json::Value {
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    for (path, item) in &paths {
+        if item["post"]["responses"]["201"].is_null() {
+            continue;
+        }
+        let under: Vec<String> = std::iter::once(format!("{path}/{{id}}"))
+            .chain(
+                LINKED_ELSEWHERE
+                    .iter()
+                    .filter(|(from, _)| from == path)
+                    .map(|(_, to)| to.to_string()),
+            )
+            .collect();
+        let mut links = serde_json::Map::new();
+        for (target, target_item) in &paths {
+            if !under
+                .iter()
+                .any(|u| target == u || target.starts_with(&format!("{u}/")))
+            {
+                continue;
+            }
+            for operation in target_item.as_object().into_iter().flat_map(|o| o.values()) {
+                if let Some(id) = operation["operationId"].as_str() {
+                    let link = serde_json::json!({"operationId": id, "parameters": {"path.id": "$response.body#/id"}});
+                    links.insert(id.to_string(), link);
+                }
+            }
+        }
+        if !links.is_empty() {
+            doc["paths"][path]["post"]["responses"]["201"]["links"] = links.into();
+        }
+    }
+    doc
 }
 
 /// Operations whose body has the schema of another operation's, which asks
@@ -684,6 +738,8 @@ mod tests {
         .collect();
         texts.push("x".repeat(12));
         texts.push(format!(" {} ", "x".repeat(10)));
+        texts.push(format!("{}\r\nx", "x".repeat(9)));
+        texts.push(format!("{}\r\n", "x".repeat(9)));
         texts
     }
 
@@ -714,8 +770,7 @@ mod tests {
             let lines = taken(&|c| {
                 c.multiline_text("f", &text, 1, max);
             });
-            // A browser's CRLF counts as one character.
-            let fits = text.replace("\r\n", "\n").chars().count() <= max;
+            // maxLength counts what is sent, a CRLF as two characters.
             assert_eq!(matches(true, true, &text) && fits, lines, "lines: {text:?}");
             let blank_lines = taken(&|c| {
                 c.multiline_text("f", &text, 0, max);
@@ -729,31 +784,114 @@ mod tests {
     }
 
     #[test]
-    fn what_the_web_address_pattern_takes_the_check_takes() {
+    fn the_web_address_pattern_takes_what_the_check_takes_and_nothing_else() {
         let pattern = regex::Regex::new(&web_address_pattern(true)).unwrap();
         let blank_or = regex::Regex::new(&web_address_pattern(false)).unwrap();
-        for address in [
+        let taken = [
             "https://example.org",
             " http://a.b.c:8080/x?y=z#w ",
             "https://karvan.example/events/ə?q=%zz",
             "http://1.a",
             "https://a/b\\c",
-        ] {
-            assert!(pattern.is_match(address), "{address}");
-            assert!(crate::api::Checks::is_web_address(address.trim()), "{address}");
-        }
-        for other in [
+            "HTTPS://my-site.org",
+            "https://-a-.b--c/",
+            "http://a.org?",
+            "http://a.org#",
+        ];
+        let refused = [
             "",
             " ",
             "ftp://example.org",
             "https://",
             "http://1.2",
+            "http://192.168.0.1/",
+            "http://[::1]/",
             "https://a b",
+            "https://a.org/b c",
+            "https://a.org/x\u{85}y",
             "mailto:a@b.org",
-        ] {
-            assert!(!pattern.is_match(other), "{other}");
+            "https://user@a.org",
+            "https://a.org.",
+            "https://a..org",
+            "https://a.org:",
+            "https://a.org:65535",
+            "https://a_b.org",
+            "https://ə.org",
+            "http:/a.org",
+        ];
+        for address in taken.iter().chain(&refused) {
+            let expected = taken.contains(address);
+            assert_eq!(pattern.is_match(address), expected, "the pattern, {address:?}");
+            assert_eq!(
+                crate::api::Checks::is_web_address(address.trim()),
+                expected,
+                "the check, {address:?}"
+            );
         }
         assert!(blank_or.is_match(" ") && !blank_or.is_match("\u{0}"));
+    }
+
+    /// `\s`, `\d` and `\w` mean other things to Python (Schemathesis's
+    /// generator), ECMA-262 (the document's dialect) and Rust: patterns spell
+    /// their classes out.
+    #[test]
+    fn no_pattern_leaves_its_classes_to_the_regex_dialect() {
+        fn visit(value: &serde_json::Value, found: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(fields) => {
+                    for (key, inner) in fields {
+                        if let (true, Some(pattern)) = (key == "pattern", inner.as_str()) {
+                            found.push(pattern.to_string());
+                        }
+                        visit(inner, found);
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|inner| visit(inner, found)),
+                _ => {}
+            }
+        }
+        let mut patterns = Vec::new();
+        visit(&document(), &mut patterns);
+        assert!(patterns.len() > 20, "{patterns:?}");
+        for pattern in patterns {
+            for class in [r"\s", r"\S", r"\d", r"\D", r"\w", r"\W", r"\b"] {
+                assert!(!pattern.contains(class), "{class} in {pattern}");
+            }
+            regex::Regex::new(&pattern).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_created_things_id_links_to_the_operations_on_it() {
+        let doc = document();
+        let links = |path: &str| {
+            let mut ids: Vec<String> = doc["paths"][path]["post"]["responses"]["201"]["links"]
+                .as_object()
+                .unwrap_or_else(|| panic!("POST {path} links"))
+                .values()
+                .map(|link| {
+                    assert_eq!(link["parameters"]["path.id"], "$response.body#/id");
+                    link["operationId"].as_str().unwrap().to_string()
+                })
+                .collect();
+            ids.sort();
+            ids
+        };
+        let events = links("/api/v1/events");
+        assert_eq!(events.len(), 8, "{events:?}");
+        for id in &events {
+            let linked = doc["paths"].as_object().unwrap().iter().any(|(path, item)| {
+                path.starts_with("/api/v1/events/{id}")
+                    && item
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .any(|o| o["operationId"] == id.as_str())
+            });
+            assert!(linked, "{id} is an operation on an event");
+        }
+        assert!(links("/api/v1/me/exchanges").contains(&"verify_record".to_string()));
+        assert!(doc["paths"]["/api/v1/auth/register"]["post"]["responses"]["202"]["links"].is_null());
     }
 
     #[test]

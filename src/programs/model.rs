@@ -204,9 +204,9 @@ pub struct RecordInput {
     /// Required to add one; a year from 1950 to 2100.
     #[schema(format = Date)]
     pub start_date: Option<String>,
-    /// Not before `start_date`; a year from 1950 to 2100.
+    /// Not before `start_date`; a year from 1950 to 2100. Blank or `null`: none.
     #[serde(default, deserialize_with = "crate::api::present")]
-    #[schema(format = Date)]
+    #[schema(schema_with = crate::openapi::date_or_blank)]
     pub end_date: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(max_length = 200)]
@@ -226,14 +226,16 @@ pub struct RecordValues {
     pub scholarship: Option<String>,
 }
 
+/// A date exactly as `format: date` has it (pages send it so, from a date
+/// input), within the years a record may be in.
 fn date(checks: &mut Checks, field: &str, value: &str) -> Option<NaiveDate> {
-    match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
-        Ok(date) if (1950..=2100).contains(&chrono::Datelike::year(&date)) => Some(date),
-        Ok(_) => {
+    match crate::api::iso_date(value) {
+        Some(date) if (1950..=2100).contains(&chrono::Datelike::year(&date)) => Some(date),
+        Some(_) => {
             checks.fail(field, "must be a date between 1950 and 2100");
             None
         }
-        Err(_) => {
+        None => {
             checks.fail(field, "must be a date like 2019-09-01");
             None
         }
@@ -259,14 +261,16 @@ impl RecordInput {
     /// to say.
     pub fn checked(self) -> Result<RecordValues, crate::error::AppError> {
         let mut checks = Checks::default();
-        let program_id = match self.program_id.as_deref().map(str::trim) {
-            None | Some("") => {
+        let program_id = match self.program_id.as_deref().filter(|id| !id.trim().is_empty()) {
+            None => {
                 checks.fail("program_id", "is required");
                 None
             }
-            Some(id) => match Uuid::parse_str(id) {
-                Ok(id) => Some(id),
-                Err(_) => {
+            // Hyphenated, as `format: uuid` has it (`Uuid::parse_str` also
+            // takes the simple, braced and URN forms).
+            Some(id) => match Uuid::parse_str(id).ok().filter(|_| id.len() == 36) {
+                Some(id) => Some(id),
+                None => {
                     checks.fail("program_id", "is not a programme of the catalogue");
                     None
                 }
@@ -277,19 +281,19 @@ impl RecordInput {
         let home_university = required("home_university", self.home_university);
         let host_university = required("host_university", self.host_university);
         let field_of_study = required("field_of_study", self.field_of_study);
-        let degree_level = self.degree_level.unwrap_or_default().trim().to_string();
+        let degree_level = self.degree_level.unwrap_or_default();
         if !DEGREE_LEVELS.contains(&degree_level.as_str()) {
             checks.fail("degree_level", format!("must be one of {}", DEGREE_LEVELS.join(", ")));
         }
-        let start_date = match self.start_date.as_deref().map(str::trim) {
-            None | Some("") => {
+        let start_date = match self.start_date.as_deref().filter(|d| !d.trim().is_empty()) {
+            None => {
                 checks.fail("start_date", "is required");
                 None
             }
             Some(value) => date(&mut checks, "start_date", value),
         };
-        let end_date = match self.end_date.flatten().as_deref().map(str::trim) {
-            None | Some("") => None,
+        let end_date = match self.end_date.flatten().as_deref().filter(|d| !d.trim().is_empty()) {
+            None => None,
             Some(value) => date(&mut checks, "end_date", value),
         };
         if let (Some(start), Some(end)) = (start_date, end_date) {

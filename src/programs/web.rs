@@ -95,7 +95,7 @@ impl ProgramForm {
             sponsor: some(&self.sponsor),
             home_country: some(&self.home_country),
             host_country: some(&self.host_country),
-            description: some(&self.description),
+            description: some(&crate::pages::typed_lines(&self.description)),
         }
     }
 }

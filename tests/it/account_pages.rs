@@ -443,7 +443,12 @@ async fn a_member_edits_the_profile_and_changes_the_password_on_the_account_page
     assert!(page.contains(r#"id="time_zone-error""#));
     assert!(page.contains(r#"value="Mars/Olympus""#), "what was typed is kept");
 
-    let saved = hina.submit("/me", "/me", &profile("Hina Baloch", "Asia/Karachi")).await;
+    // What a person types: spaces around the zone, and a bio at its limit of
+    // 2,000 characters whose line break the browser sends as CRLF.
+    let bio = format!("{}\r\n{}", "a".repeat(1000), "b".repeat(999));
+    let mut fields: Vec<(&str, &str)> = profile("Hina Baloch", " Asia/Karachi ").to_vec();
+    fields.push(("bio", &bio));
+    let saved = hina.submit("/me", "/me", &fields).await;
     assert_eq!(location(&saved), "/me?saved=profile");
     let page = hina.page("/me?saved=profile").await;
     assert!(page.contains("Your profile is saved."));
