@@ -44,6 +44,8 @@ export KARVAN_DATA_DIR="$work/var" KARVAN_BIND="127.0.0.1:$PORT" RUST_LOG=warn K
 
 "$karvan" seed --members 30 >/dev/null
 echo "$PASSWORD" | "$karvan" admin create --email fuzz-admin@example.org --name "Fuzz Admin" >/dev/null
+# Another member, who asks the admin for an introduction (ci/api-fuzz-data.py).
+echo "$PASSWORD" | "$karvan" admin create --email fuzz-friend@example.org --name "Fuzz Friend" >/dev/null
 "$karvan" serve > "$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 150); do
@@ -71,7 +73,10 @@ status=0
 # constructor recursion depth mismatch", a runtime error that failed CI once).
 # From the throwaway folder: Schemathesis keeps a cache where it runs.
 st="$PWD/$venv/bin/st"
-config="$PWD/ci/schemathesis.toml"
+# The settings, and ids of things that exist for requests on `/{id}`.
+config="$work/schemathesis.toml"
+cp ci/schemathesis.toml "$config"
+"$venv/bin/python" ci/api-fuzz-data.py "$base" "$token" fuzz-friend@example.org "$PASSWORD" >> "$config"
 cd "$work"
 "$st" --config-file "$config" run "$base/api/v1/openapi.json" \
   --header "Authorization: Bearer $token" \
