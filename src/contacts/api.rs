@@ -135,11 +135,12 @@ async fn accept_api(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let mail = mail.get_ref().clone();
-    db::run(&pool, move |conn| store::accept(conn, &mail, member.id, id)).await?;
-    let member_id = member.id;
-    let items = db::run(&pool, move |conn| store::list(conn, member_id)).await?;
-    let view = items.into_iter().find(|v| v.id == id).ok_or_else(AppError::not_found)?;
-    Ok(HttpResponse::Ok().json(view))
+    let view = db::run(&pool, move |conn| {
+        store::accept(conn, &mail, member.id, id)?;
+        Ok::<_, AppError>(store::one(conn, member.id, id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view.ok_or_else(AppError::not_found)?))
 }
 
 /// Ignores a request received: nothing is sent, and the asker keeps seeing it pending.

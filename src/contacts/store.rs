@@ -147,6 +147,27 @@ pub fn list(conn: &mut PgConnection, member: Uuid) -> QueryResult<Vec<ContactVie
         .order(contact_requests::created_at.desc())
         .limit(200)
         .load(conn)?;
+    views(conn, member, requests)
+}
+
+/// One request the member asked or received, as [`list`] shows it, however
+/// many came after it.
+pub fn one(conn: &mut PgConnection, member: Uuid, id: Uuid) -> QueryResult<Option<ContactView>> {
+    let requests: Vec<ContactRequest> = contact_requests::table
+        .find(id)
+        .filter(
+            contact_requests::from_member
+                .eq(member)
+                .or(contact_requests::to_member.eq(member)),
+        )
+        .select(ContactRequest::as_select())
+        .load(conn)?;
+    Ok(views(conn, member, requests)?.pop())
+}
+
+/// Requests as `member` sees them: the other member's name, and their
+/// address once introduced.
+fn views(conn: &mut PgConnection, member: Uuid, requests: Vec<ContactRequest>) -> QueryResult<Vec<ContactView>> {
     let other_of = |r: &ContactRequest| {
         if r.to_member == member {
             r.from_member
