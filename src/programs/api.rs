@@ -266,10 +266,11 @@ async fn update_record(
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let member_id = member.id;
-    let existing = db::run(&pool, move |conn| store::own_record(conn, member_id, id)).await?;
-    let values = body.into_inner().over(&existing).checked()?;
-    let record = db::run(&pool, move |conn| store::update_record(conn, member.id, id, &values)).await?;
+    let input = body.into_inner();
+    let record = db::run(&pool, move |conn| {
+        store::update_record(conn, member.id, id, |existing| input.over(existing).checked())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(record))
 }
 

@@ -164,18 +164,29 @@ pub fn add_record(conn: &mut PgConnection, member_id: Uuid, values: &RecordValue
 
 /// Changes a member's own record; a change undoes its verification, since
 /// the board verified what it said before.
+/// Changes one of the member's records to what `change` makes of it, in
+/// one transaction that holds the record: of two changes at once (a phone
+/// and a laptop), the second is made over the first, not over what both read.
 pub fn update_record(
     conn: &mut PgConnection,
     member_id: Uuid,
     id: Uuid,
-    values: &RecordValues,
+    change: impl FnOnce(&ExchangeRecord) -> Result<RecordValues, AppError>,
 ) -> Result<ExchangeRecord, AppError> {
     conn.transaction(|conn| {
-        own_record(conn, member_id, id)?;
+        exchange_records::table
+            .find(id)
+            .filter(exchange_records::member_id.eq(member_id))
+            .select(exchange_records::id)
+            .for_update()
+            .first::<Uuid>(conn)
+            .optional()?
+            .ok_or_else(AppError::not_found)?;
+        let values = change(&own_record(conn, member_id, id)?)?;
         check_program(conn, values.program_id)?;
         diesel::update(exchange_records::table.find(id))
             .set((
-                values,
+                &values,
                 exchange_records::verified_at.eq(None::<chrono::DateTime<chrono::Utc>>),
                 exchange_records::verified_by.eq(None::<Uuid>),
                 exchange_records::updated_at.eq(diesel::dsl::now),

@@ -412,7 +412,13 @@ async fn update_record_submit(
     let id = id.into_inner();
     let form = form.into_inner();
     let result = match form.input().checked() {
-        Ok(values) => db::run(&pool, move |conn| store::update_record(conn, member_id, id, &values)).await,
+        // The form sends every field: the record becomes what it says.
+        Ok(values) => {
+            db::run(&pool, move |conn| {
+                store::update_record(conn, member_id, id, |_| Ok(values))
+            })
+            .await
+        }
         Err(e) => Err(e),
     };
     match FormErrors::from_result(result)? {

@@ -1457,3 +1457,38 @@ async fn the_pages_of_profiles_programmes_introductions_and_the_board_work_in_a_
     // A member is kept out of the board's pages.
     assert_eq!(hina.get("/admin/roster").await.status(), 403);
 }
+
+/// A record changed from two places at once keeps both changes: the second
+/// is made over the first, not over what both had read.
+#[tokio::test]
+async fn two_changes_of_one_record_at_once_keep_both() {
+    let alumni = Alumni::start().await;
+    let (_, token) = alumni.member("aysel@example.org", "Aysel Məmmədova", json!({})).await;
+    let program = alumni.program("Karvan Semester Exchange").await;
+    let record = alumni.record(&token, &program, "ADA University", "2019-09-01").await;
+    let id: uuid::Uuid = record["id"].as_str().unwrap().parse().unwrap();
+
+    // The first change holds the record while it is made (a transaction of
+    // the test's own), and a second is sent meanwhile.
+    let mut first = alumni.app.conn();
+    diesel::sql_query("BEGIN").execute(&mut first).unwrap();
+    diesel::sql_query("UPDATE exchange_records SET field_of_study = 'Physics' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .execute(&mut first)
+        .unwrap();
+    let path = format!("/api/v1/me/exchanges/{id}");
+    let second = alumni.call(
+        reqwest::Method::PATCH,
+        &path,
+        Some(&token),
+        Some(json!({"host_university": "Khazar University"})),
+    );
+    let (second, ()) = tokio::join!(second, async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        diesel::sql_query("COMMIT").execute(&mut first).unwrap();
+    });
+    assert_eq!(second.status(), 200);
+    let changed: Value = second.json().await.unwrap();
+    assert_eq!(changed["host_university"], "Khazar University");
+    assert_eq!(changed["field_of_study"], "Physics", "the first change is kept");
+}
