@@ -296,7 +296,7 @@ async fn delete_record(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Verifies a member's exchange record (admins; audited). Verifying again records the new time.
+/// Verifies a member's exchange record (admins; audited). Verifying it again changes nothing: a change by the member clears the mark.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/exchanges/{id}/verify",

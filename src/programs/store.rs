@@ -210,17 +210,22 @@ pub fn delete_record(conn: &mut PgConnection, member_id: Uuid, id: Uuid) -> Resu
 }
 
 /// The board vouches for a record. Audited.
+/// Marks a record verified by `admin` (audited). A record already verified
+/// stays as it is, by whoever verified it, and nothing is audited again.
 pub fn verify_record(conn: &mut PgConnection, admin: Uuid, id: Uuid) -> Result<ExchangeRecord, AppError> {
     conn.transaction(|conn| {
-        let member_id: Uuid = exchange_records::table
+        let (member_id, verified_at): (Uuid, Option<chrono::DateTime<chrono::Utc>>) = exchange_records::table
             .find(id)
-            .select(exchange_records::member_id)
+            .select((exchange_records::member_id, exchange_records::verified_at))
             .for_update()
             .first(conn)
             .optional()?
             .ok_or_else(AppError::not_found)?;
         if member_id == admin {
             return Err(AppError::conflict("Another admin verifies your own records."));
+        }
+        if verified_at.is_some() {
+            return own_record(conn, member_id, id);
         }
         diesel::update(exchange_records::table.find(id))
             .set((

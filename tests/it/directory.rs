@@ -985,7 +985,20 @@ async fn programmes_and_records_are_checked_and_verified_by_the_board() {
             json!({}),
         )
         .await;
-    assert!(verified.json::<Value>().await.unwrap()["verified_at"].is_string());
+    let verified: Value = verified.json().await.unwrap();
+    assert!(verified["verified_at"].is_string());
+    // Verifying it again changes nothing (and audits nothing).
+    let again = alumni
+        .post(
+            &format!("/api/v1/admin/exchanges/{id}/verify"),
+            &alumni.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["verified_at"],
+        verified["verified_at"]
+    );
     problem(
         alumni
             .post(&format!("/api/v1/admin/exchanges/{id}/verify"), &token, json!({}))
@@ -1086,6 +1099,8 @@ async fn programmes_and_records_are_checked_and_verified_by_the_board() {
     for action in ["program.create", "exchange.verify", "program.delete"] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
+    let verifications = actions.iter().filter(|a| **a == "exchange.verify").count();
+    assert_eq!(verifications, 1, "{actions:?}");
 }
 
 #[tokio::test]
