@@ -62,17 +62,7 @@ impl Application {
             // Before serving: a restore or a hand edit may have changed the
             // directory without its triggers (daily after, by the ticker,
             // which tries again at once if this one could not run).
-            let recounted = match crate::directory::store::recount(&mut conn) {
-                Ok(0) => true,
-                Ok(wrong) => {
-                    tracing::warn!(wrong, "repaired the directory's counts, changed without their triggers");
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not recount the directory's counts; the ticker will");
-                    false
-                }
-            };
+            let recounted = crate::directory::store::recount_and_report(&mut conn);
             if crate::members::store::active_admins(&mut conn)?.is_empty() {
                 tracing::warn!(
                     "no board admin yet: create the first with `karvan admin create --email you@example.org --name \"Your Name\"`"

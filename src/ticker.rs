@@ -65,13 +65,12 @@ pub async fn run(
             tracing::warn!(error = %e, "could not fold the directory's counts");
         }
         if recounted.is_none_or(|at| at.elapsed() >= RECOUNT_EVERY) {
-            match db::run(&pool, directory::store::recount).await {
-                Ok(0) => recounted = Some(Instant::now()),
-                Ok(wrong) => {
-                    recounted = Some(Instant::now());
-                    tracing::warn!(wrong, "repaired the directory's counts, changed without their triggers");
-                }
-                // Tried again at the next tick (an import may hold members).
+            // If it could not run (an import may hold members), the next
+            // tick tries again.
+            let recount = |conn: &mut _| Ok::<_, crate::error::AppError>(directory::store::recount_and_report(conn));
+            match db::run(&pool, recount).await {
+                Ok(true) => recounted = Some(Instant::now()),
+                Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "could not recount the directory's counts"),
             }
         }

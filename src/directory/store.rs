@@ -502,6 +502,22 @@ fn pages(conn: &mut PgConnection, table: &str) -> QueryResult<i64> {
 /// locks them first. An open import would make it wait, and every member
 /// write queue behind it: it gives up after `RECOUNT_WAIT` instead, to be
 /// tried again.
+/// [`recount`], with a warning in the log when it found counts to repair
+/// or could not run; whether it ran.
+pub fn recount_and_report(conn: &mut PgConnection) -> bool {
+    match recount(conn) {
+        Ok(0) => true,
+        Ok(wrong) => {
+            tracing::warn!(wrong, "repaired the directory's counts, changed without their triggers");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not recount the directory's counts; tried again later");
+            false
+        }
+    }
+}
+
 pub fn recount(conn: &mut PgConnection) -> QueryResult<usize> {
     /// How long the recount waits for the members' writers to finish.
     const RECOUNT_WAIT: &str = "500ms";
