@@ -1,19 +1,21 @@
 """Test data for ci/api-fuzz.sh: things that exist, so that Schemathesis's
 requests on `/{id}` reach the handlers rather than a 404 every time.
 
-Signed in as the fuzz admin, it makes an event, an announcement (mailed, so
-the outbox has messages) and an exchange record through the API, has a
-second member ask the admin for an introduction, reads the seeded members
-and programmes, and prints TOML for Schemathesis's configuration: one dictionary of
-ids per kind of thing, and each `{id}` path bound to its dictionary for half
-of the generated requests (the other half keep random ids, so 404s stay
-tested).
+Signed in as the fuzz admin, it makes events (a draft, and published ones
+with two seats), announcements (one mailed, so the outbox has messages) and
+exchange records through the API; a second account (another admin, made by
+ci/api-fuzz.sh) adds records for the admin to verify and asks the admin for
+an introduction. With the seeded members and programmes, it prints TOML
+for Schemathesis's configuration: one dictionary of ids per kind of thing,
+and each `{id}` path bound to its dictionary for half of the generated
+requests (the other half keep random ids, so 404s stay tested).
 
     python ci/api-fuzz-data.py BASE_URL ACCESS_TOKEN FRIEND_EMAIL FRIEND_PASSWORD >> schemathesis.toml
 """
 
 import json
 import sys
+import urllib.error
 import urllib.request
 
 base, admin_token, friend_email, friend_password = sys.argv[1:5]
@@ -26,45 +28,60 @@ def call(method, path, body=None, token=admin_token):
         data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
     )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        sys.exit(f"api-fuzz-data: {method} {path} answered {error.code}: {error.read().decode()}")
 
 
+# Several of each kind: a generated DELETE or cancel uses one up.
+COPIES = 3
 me = call("GET", "/api/v1/me")
+friend = call("POST", "/api/v1/auth/login", {"email": friend_email, "password": friend_password}, token=None)
+friend_token = friend["access_token"]
 # The admin's own id is left out: acting on oneself only ever answers 409.
 members = [m["id"] for m in call("GET", "/api/v1/admin/members?per_page=100")["items"] if m["id"] != me["id"]]
 programs = [p["id"] for p in call("GET", "/api/v1/programs?per_page=100")["items"]]
-event = call(
-    "POST",
-    "/api/v1/events",
-    {"title": "Fuzz reunion", "starts_at": "2030-05-01T18:00", "ends_at": "2030-05-01T21:00", "time_zone": "Asia/Baku"},
-)
-draft = call(
-    "POST",
-    "/api/v1/events",
-    {"title": "Fuzz draft", "starts_at": "2030-06-01T18:00", "ends_at": "2030-06-01T21:00", "time_zone": "Asia/Karachi"},
-)
-call("POST", f"/api/v1/events/{event['id']}/publish", {"notify": False})
-announcement = call("POST", "/api/v1/announcements", {"title": "Fuzz news", "body_md": "Salam!", "email_now": True})
-record = call(
-    "POST",
-    "/api/v1/me/exchanges",
-    {"program_id": programs[0], "home_university": "LUMS", "host_university": "ADA University",
-     "field_of_study": "Economics", "degree_level": "master", "start_date": "2019-09-01"},
-)
+events = []
+for n in range(COPIES):
+    event = call(
+        "POST",
+        "/api/v1/events",
+        {"title": f"Fuzz reunion {n}", "starts_at": f"2030-05-0{n + 1}T18:00", "ends_at": f"2030-05-0{n + 1}T21:00",
+         "time_zone": "Asia/Baku", "capacity": 2},
+    )
+    if n:  # the first stays a draft
+        call("POST", f"/api/v1/events/{event['id']}/publish", {"notify": False})
+    events.append(event["id"])
+announcements = [
+    call("POST", "/api/v1/announcements", {"title": f"Fuzz news {n}", "body_md": "Salam!", "email_now": n == 0})["id"]
+    for n in range(COPIES)
+]
+
+
+def record(token):
+    body = {"program_id": programs[0], "home_university": "LUMS", "host_university": "ADA University",
+            "field_of_study": "Economics", "degree_level": "master", "start_date": "2019-09-01"}
+    return call("POST", "/api/v1/me/exchanges", body, token=token)["id"]
+
+
+# The admin's own records, to change; the friend's, for the admin to verify.
+own_records = [record(admin_token) for _ in range(COPIES)]
+friends_records = [record(friend_token) for _ in range(COPIES)]
 outbox = [m["id"] for m in call("GET", "/api/v1/admin/outbox?per_page=20")["items"]]
 # The friend asks the admin (listed in the directory for it) to be introduced.
 call("PATCH", "/api/v1/me", {"listed_in_directory": True})
-friend = call("POST", "/api/v1/auth/login", {"email": friend_email, "password": friend_password}, token=None)
-call("POST", f"/api/v1/members/{me['id']}/contact-requests", {"message": "Salam!"}, token=friend["access_token"])
+call("POST", f"/api/v1/members/{me['id']}/contact-requests", {"message": "Salam!"}, token=friend_token)
 requests = [r["id"] for r in call("GET", "/api/v1/me/contact-requests")["items"]]
 
 dictionaries = {
-    "events": [event["id"], draft["id"]],
+    "events": events,
     "members": members,
     "programs": programs,
-    "announcements": [announcement["id"]],
-    "records": [record["id"]],
+    "announcements": announcements,
+    "own_records": own_records,
+    "friends_records": friends_records,
     "outbox": outbox,
     "requests": requests,
 }
@@ -73,7 +90,8 @@ paths = {
     "members": r"^/api/v1/(admin/)?members/\{id\}",
     "programs": r"^/api/v1/programs/\{id\}",
     "announcements": r"^/api/v1/announcements/\{id\}",
-    "records": r"^/api/v1/(me|admin)/exchanges/\{id\}",
+    "own_records": r"^/api/v1/me/exchanges/\{id\}",
+    "friends_records": r"^/api/v1/admin/exchanges/\{id\}",
     "outbox": r"^/api/v1/admin/outbox/\{id\}",
     "requests": r"^/api/v1/me/contact-requests/\{id\}",
 }

@@ -44,7 +44,8 @@ export KARVAN_DATA_DIR="$work/var" KARVAN_BIND="127.0.0.1:$PORT" RUST_LOG=warn K
 
 "$karvan" seed --members 30 >/dev/null
 echo "$PASSWORD" | "$karvan" admin create --email fuzz-admin@example.org --name "Fuzz Admin" >/dev/null
-# Another member, who asks the admin for an introduction (ci/api-fuzz-data.py).
+# A second account (an admin, as the CLI makes them), whose records the admin
+# verifies and who asks the admin for an introduction (ci/api-fuzz-data.py).
 echo "$PASSWORD" | "$karvan" admin create --email fuzz-friend@example.org --name "Fuzz Friend" >/dev/null
 "$karvan" serve > "$work/serve.log" 2>&1 &
 server=$!

@@ -87,7 +87,8 @@ impl Checks {
 
     /// A web address people can open: `http` or `https`, a host name (of
     /// letters, digits and hyphens, the last label starting with a letter:
-    /// no IP address), a port of up to 4 digits, then a path, query or
+    /// no IP address; no label with `--` third and fourth, as `xn--` starts
+    /// punycode, which `url` may refuse), a port of up to 4 digits, then a path, query or
     /// fragment without spaces or control characters; one `url` reads.
     /// `openapi::web_address_pattern` is the same rule for API clients.
     pub fn is_web_address(value: &str) -> bool {
@@ -103,7 +104,9 @@ impl Checks {
         let (authority, tail) = rest.split_at(end);
         let (host, port) = authority.split_once(':').unwrap_or((authority, "1"));
         let labels: Vec<&str> = host.split('.').collect();
-        let label_ok = |l: &&str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let label_ok = |l: &&str| {
+            !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && l.get(2..4) != Some("--")
+        };
         labels.iter().all(label_ok)
             && labels
                 .last()

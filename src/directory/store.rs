@@ -488,20 +488,6 @@ fn pages(conn: &mut PgConnection, table: &str) -> QueryResult<i64> {
     Ok(diesel::sql_query(sql).get_result::<Pages>(conn)?.pages)
 }
 
-/// Sets every count to what the directory's own tables hold (each name
-/// word's to its entries in `directory_words`, each university's to its
-/// listed members) and clears the change logs, returning how many counts
-/// were wrong. The counts are kept by triggers, so only what bypasses them
-/// makes them drift: a restore with triggers disabled, a `TRUNCATE` of a
-/// log, a hand edit of a count. Run before serving (`Application::build`)
-/// and daily after by the ticker.
-///
-/// Writes to members are held back for the recount (a fraction of a second
-/// for 100,000 members), so no change can commit between the counting and
-/// the clearing; members are locked first, as every writer of the logs
-/// locks them first. An open import would make it wait, and every member
-/// write queue behind it: it gives up after `RECOUNT_WAIT` instead, to be
-/// tried again.
 /// [`recount`], with a warning in the log when it found counts to repair
 /// or could not run; whether it ran.
 pub fn recount_and_report(conn: &mut PgConnection) -> bool {
@@ -518,6 +504,20 @@ pub fn recount_and_report(conn: &mut PgConnection) -> bool {
     }
 }
 
+/// Sets every count to what the directory's own tables hold (each name
+/// word's to its entries in `directory_words`, each university's to its
+/// listed members) and clears the change logs, returning how many counts
+/// were wrong. The counts are kept by triggers, so only what bypasses them
+/// makes them drift: a restore with triggers disabled, a `TRUNCATE` of a
+/// log, a hand edit of a count. Run before serving (`Application::build`)
+/// and daily after by the ticker.
+///
+/// Writes to members are held back for the recount (a fraction of a second
+/// for 100,000 members), so no change can commit between the counting and
+/// the clearing; members are locked first, as every writer of the logs
+/// locks them first. An open import would make it wait, and every member
+/// write queue behind it: it gives up after `RECOUNT_WAIT` instead, to be
+/// tried again.
 pub fn recount(conn: &mut PgConnection) -> QueryResult<usize> {
     /// How long the recount waits for the members' writers to finish.
     const RECOUNT_WAIT: &str = "500ms";

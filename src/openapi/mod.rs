@@ -66,15 +66,21 @@ struct ApiDoc;
 
 /// A web address as `Checks::is_web_address` takes it, trimmed, blank too
 /// unless `required`: `http` or `https`, a host name whose last label
-/// starts with a letter (`url` reads a number there as an IPv4 address),
-/// an optional port, then any path without spaces.
+/// starts with a letter (`url` reads a number there as an IPv4 address)
+/// and none with `--` third and fourth, an optional port, then any path
+/// without spaces.
 pub fn web_address_pattern(required: bool) -> String {
-    let address = r"[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(?::[0-9]{1,4})?(?:[/?#][^\u0000-\u0020\u007f-\u009f]*)?";
-    let address = if required {
-        address.to_string()
-    } else {
-        format!("(?:{address})?")
-    };
+    // A label's third and fourth characters are not both hyphens (`xn--`
+    // starts punycode, which `url` decodes and may refuse); the regex has
+    // no lookahead, so the cases are spelt out.
+    let c = "[A-Za-z0-9-]";
+    let not_two_hyphens = format!("(?:[A-Za-z0-9]{c}|-[A-Za-z0-9]){c}*");
+    let label = format!("(?:{c}{{1,3}}|{c}{{2}}{not_two_hyphens})");
+    let last = format!("(?:[A-Za-z]{c}{{0,2}}|[A-Za-z]{c}{not_two_hyphens})");
+    let address = format!(
+        r"[Hh][Tt][Tt][Pp][Ss]?://(?:{label}\.)*{last}(?::[0-9]{{1,4}})?(?:[/?#][^\u0000-\u0020\u007f-\u009f]*)?"
+    );
+    let address = if required { address } else { format!("(?:{address})?") };
     format!("^[{SPACE}]*{address}[{SPACE}]*$")
 }
 
@@ -797,6 +803,9 @@ mod tests {
             "https://-a-.b--c/",
             "http://a.org?",
             "http://a.org#",
+            "http://a-b-c.d-e",
+            "http://abc-.de",
+            "http://a.b-",
         ];
         let refused = [
             "",
@@ -817,6 +826,9 @@ mod tests {
             "https://a.org:65535",
             "https://a_b.org",
             "https://ə.org",
+            "http://xn--.org",
+            "http://XN--ab-.org",
+            "http://ab--c.org",
             "http:/a.org",
         ];
         for address in taken.iter().chain(&refused) {
@@ -829,6 +841,24 @@ mod tests {
             );
         }
         assert!(blank_or.is_match(" ") && !blank_or.is_match("\u{0}"));
+        // Every label of up to 5 of these characters, as a host's first
+        // label and as its last: hyphens anywhere, `xn--`, digits first.
+        let mut labels = Vec::new();
+        let mut last = vec![String::new()];
+        for _ in 0..5 {
+            last = last
+                .iter()
+                .flat_map(|l| ['a', '0', '-', 'x', 'n'].map(|c| format!("{l}{c}")))
+                .collect();
+            labels.extend(last.iter().cloned());
+        }
+        assert_eq!(labels.len(), 5 + 25 + 125 + 625 + 3125);
+        for label in &labels {
+            for address in [format!("http://{label}.org/"), format!("http://a.{label}")] {
+                let taken = crate::api::Checks::is_web_address(&address);
+                assert_eq!(pattern.is_match(&address), taken, "{address:?}");
+            }
+        }
     }
 
     /// `\s`, `\d` and `\w` mean other things to Python (Schemathesis's

@@ -162,11 +162,11 @@ pub fn add_record(conn: &mut PgConnection, member_id: Uuid, values: &RecordValue
     })
 }
 
-/// Changes a member's own record; a change undoes its verification, since
-/// the board verified what it said before.
 /// Changes one of the member's records to what `change` makes of it, in
 /// one transaction that holds the record: of two changes at once (a phone
-/// and a laptop), the second is made over the first, not over what both read.
+/// and a laptop), the second is made over the first, not over what both
+/// read. A change undoes its verification: the board verified what it said
+/// before.
 pub fn update_record(
     conn: &mut PgConnection,
     member_id: Uuid,
@@ -209,8 +209,7 @@ pub fn delete_record(conn: &mut PgConnection, member_id: Uuid, id: Uuid) -> Resu
     Ok(())
 }
 
-/// The board vouches for a record. Audited.
-/// Marks a record verified by `admin` (audited). A record already verified
+/// The board vouches for a record: marks it verified by `admin` (audited). A record already verified
 /// stays as it is, by whoever verified it, and nothing is audited again.
 pub fn verify_record(conn: &mut PgConnection, admin: Uuid, id: Uuid) -> Result<ExchangeRecord, AppError> {
     conn.transaction(|conn| {
