@@ -88,9 +88,10 @@ impl Checks {
     /// A web address people can open: `http` or `https`, a host name (of
     /// letters, digits and hyphens, the last label starting with a letter:
     /// no IP address; no label with `--` third and fourth, as `xn--` starts
-    /// punycode, which `url` may refuse), a port of up to 4 digits, then a path, query or
-    /// fragment without spaces or control characters; one `url` reads.
-    /// `openapi::web_address_pattern` is the same rule for API clients.
+    /// punycode, which `url` may refuse), a port of up to 4 digits, then a
+    /// path, query or fragment without spaces or control characters; one
+    /// `url` reads. `openapi::web_address_pattern` is the same rule for API
+    /// clients.
     pub fn is_web_address(value: &str) -> bool {
         let lower = value.get(..8).unwrap_or(value).to_ascii_lowercase();
         let Some(rest) = ["https://", "http://"]
