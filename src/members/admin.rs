@@ -598,12 +598,17 @@ pub struct RoleRequest {
 }
 
 /// Gives a member another role; the association always keeps an admin.
+/// An admin's own role is another admin's to change, as their approval,
+/// suspension and records are: a slip cannot lock the board out.
 pub async fn set_role(admin: &Member, id: Uuid, role: String, pool: &DbPool) -> Result<Member, AppError> {
     if !ROLES.contains(&role.as_str()) {
         return Err(AppError::invalid_field(
             "role",
             format!("must be one of {}", ROLES.join(", ")),
         ));
+    }
+    if id == admin.id {
+        return Err(AppError::conflict("Another admin changes your role."));
     }
     let admin_id = admin.id;
     db::run(pool, move |conn| {
@@ -645,7 +650,8 @@ pub async fn set_role(admin: &Member, id: Uuid, role: String, pool: &DbPool) -> 
         (status = 200, description = "The member with their new role.", body = AdminMemberView),
         (status = 403, description = "The signed-in member is not an active admin."),
         (status = 404, description = "No member (or a deleted one) has this id, or the id is not a UUID."),
-        (status = 409, description = "This would leave the association without an active admin."),
+        (status = 409, description = "The member is the admin themself (another admin changes it), or this would \
+                                      leave the association without an active admin."),
         (status = 422, description = "The role is not `member` or `admin`, or the body lacks it."),
     )
 )]

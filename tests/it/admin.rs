@@ -291,6 +291,14 @@ async fn roles_change_but_the_last_admin_stays() {
         .await;
     let member: Value = made_admin.json().await.unwrap();
     assert_eq!(member["role"], "admin");
+    // With another admin now, an admin's own role is still the other's to change.
+    let me: Value = board.admin(Method::GET, "/api/v1/me", None).await.json().await.unwrap();
+    let own = format!("/api/v1/admin/members/{}", me["id"].as_str().unwrap());
+    problem(
+        board.admin(Method::PATCH, &own, Some(json!({"role": "member"}))).await,
+        409,
+    )
+    .await;
     problem(
         board
             .admin(
@@ -310,8 +318,6 @@ async fn roles_change_but_the_last_admin_stays() {
             Some(json!({"role": "member"})),
         )
         .await;
-    let me: Value = board.admin(Method::GET, "/api/v1/me", None).await.json().await.unwrap();
-    let own = format!("/api/v1/admin/members/{}", me["id"].as_str().unwrap());
     problem(
         board.admin(Method::PATCH, &own, Some(json!({"role": "member"}))).await,
         409,
