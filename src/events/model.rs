@@ -174,7 +174,8 @@ pub struct EventInput {
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(max_length = 300)]
     pub location: Option<Option<String>>,
-    /// An http or https address.
+    /// An http or https address. The address stored already is taken back
+    /// as it is, even one an earlier version took that this rule refuses.
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(schema_with = crate::openapi::web_address_or_none::<500>)]
     pub online_url: Option<Option<String>>,
@@ -295,9 +296,13 @@ impl EventInput {
             Some(value) => checks.optional_text("location", value.as_deref(), 300),
             None => existing.and_then(|e| e.location.clone()),
         };
+        let stored_url = existing.and_then(|e| e.online_url.clone());
         let online_url = match self.online_url {
+            // Sent back as stored (the edit page sends every field): kept,
+            // even an address an earlier, looser check took.
+            Some(Some(sent)) if stored_url.as_deref() == Some(sent.trim()) => stored_url,
             Some(value) => checks.optional_web_address("online_url", value.as_deref(), 500),
-            None => existing.and_then(|e| e.online_url.clone()),
+            None => stored_url,
         };
         let capacity = match self.capacity {
             Some(Some(n)) if !(1..=MAX_CAPACITY).contains(&n) => {

@@ -95,7 +95,7 @@ async fn update_me(
 ) -> Result<HttpResponse, AppError> {
     let patch = body.into_inner();
     let settings_changes = SettingsChanges::checked(patch.notifications.as_ref(), patch.digest.as_ref());
-    let changes = patch.checked()?;
+    let changes = patch.checked(&member.link_list())?;
     let settings_changes = settings_changes?;
     let member = profile::update(&pool, member.id, changes, settings_changes).await?;
     Ok(HttpResponse::Ok().json(me_view(&pool, &mail, member).await?))

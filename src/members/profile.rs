@@ -43,7 +43,9 @@ pub struct ProfilePatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 2000, content_media_type = "text/plain")]
     pub bio: Option<Option<String>>,
-    /// Web addresses (http or https), each at most 300 characters.
+    /// Web addresses (http or https), each at most 300 characters. A link
+    /// stored already is taken back as it is, even one an earlier version
+    /// took that this rule refuses.
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = links_schema)]
     pub links: Option<Option<Vec<String>>>,
@@ -97,8 +99,10 @@ fn links_schema() -> utoipa::openapi::Array {
         .build()
 }
 
-/// A link a member shows: http or https, at most 300 characters.
-fn check_links(checks: &mut Checks, links: &[String]) -> Vec<Option<String>> {
+/// A link a member shows: http or https, at most 300 characters; or one of
+/// `stored`, the member's links now (the profile page sends every link
+/// back), which an earlier, looser check may have taken.
+fn check_links(checks: &mut Checks, links: &[String], stored: &[String]) -> Vec<Option<String>> {
     if links.len() > MAX_LINKS {
         checks.fail("links", format!("must be at most {MAX_LINKS}"));
     }
@@ -107,7 +111,7 @@ fn check_links(checks: &mut Checks, links: &[String]) -> Vec<Option<String>> {
         .filter(|l| !l.trim().is_empty() || l.chars().count() > 300)
         .map(|sent| {
             let link = sent.trim();
-            let ok = sent.chars().count() <= 300 && Checks::is_web_address(link);
+            let ok = stored.iter().any(|s| s == link) || (sent.chars().count() <= 300 && Checks::is_web_address(link));
             if !ok {
                 checks.fail(
                     "links",
@@ -120,8 +124,9 @@ fn check_links(checks: &mut Checks, links: &[String]) -> Vec<Option<String>> {
 }
 
 impl ProfilePatch {
-    /// The changes to store, or a 422 naming every bad field.
-    pub fn checked(self) -> Result<ProfileChanges, AppError> {
+    /// The changes to store, or a 422 naming every bad field; `stored_links`
+    /// are the member's links now.
+    pub fn checked(self, stored_links: &[String]) -> Result<ProfileChanges, AppError> {
         let mut checks = Checks::default();
         // The fields registration also takes are checked by the same rules.
         // A name cannot be cleared: `null` is checked as an empty name.
@@ -147,7 +152,9 @@ impl ProfilePatch {
             b.map(|b| checks.multiline_text("bio", &b, 0, 2000))
                 .filter(|b| !b.is_empty())
         });
-        let links = self.links.map(|l| check_links(&mut checks, &l.unwrap_or_default()));
+        let links = self
+            .links
+            .map(|l| check_links(&mut checks, &l.unwrap_or_default(), stored_links));
         let listed_in_directory = match self.listed_in_directory {
             Some(None) => {
                 checks.fail("listed_in_directory", "must be true or false");

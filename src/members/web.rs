@@ -232,7 +232,8 @@ async fn profile_submit(
     mail: web::Data<MailContext>,
 ) -> Result<HttpResponse, AppError> {
     csrf::check(&req, &form.csrf_token)?;
-    let member_id = page.member()?.id;
+    let member = page.member()?;
+    let (member_id, stored_links) = (member.id, member.link_list());
     let form = form.into_inner();
     let year = form.graduation_year.trim();
     let graduation_year = match year.parse::<i32>() {
@@ -278,7 +279,7 @@ async fn profile_submit(
         notifications: None,
         digest: None,
     };
-    let result = match patch.checked() {
+    let result = match patch.checked(&stored_links) {
         Ok(changes) => profile::update(&pool, member_id, changes, Default::default())
             .await
             .map(|_| ()),

@@ -1507,3 +1507,60 @@ async fn two_changes_of_one_record_at_once_keep_both() {
     assert_eq!(changed["host_university"], "Khazar University");
     assert_eq!(changed["field_of_study"], "Physics", "the first change is kept");
 }
+
+/// Links an earlier, looser check took (an IDN host, an IP address) stay
+/// savable: sent back as stored they pass, where a new one of the kind is
+/// refused; the profile page, which sends every link, saves too.
+#[tokio::test]
+async fn links_stored_under_an_older_rule_can_be_sent_back() {
+    let alumni = Alumni::start().await;
+    let (_, token) = alumni.member("aysel@example.org", "Aysel Məmmədova", json!({})).await;
+    let old = ["https://bakı.az/aysel", "http://192.168.0.10:8080/cv"];
+    {
+        use karvan::db::schema::members::dsl::*;
+        diesel::update(members.filter(email.eq("aysel@example.org")))
+            .set(links.eq(old.iter().map(|l| Some(l.to_string())).collect::<Vec<_>>()))
+            .execute(&mut alumni.app.conn())
+            .unwrap();
+    }
+    let patch = |body: Value| alumni.call(reqwest::Method::PATCH, "/api/v1/me", Some(&token), Some(body));
+
+    let kept = patch(json!({"city": "Baku", "links": [old[0], old[1], "https://example.org/new"]})).await;
+    assert_eq!(kept.status(), 200, "{}", kept.text().await.unwrap());
+    let kept: Value = kept.json().await.unwrap();
+    assert_eq!(kept["links"], json!([old[0], old[1], "https://example.org/new"]));
+    assert_eq!(kept["city"], "Baku");
+
+    for new in ["http://10.0.0.1/", "https://ə.org/"] {
+        let refused = problem(patch(json!({"links": [old[0], new]})).await, 422).await;
+        assert!(refused["errors"]["links"].is_array(), "{new}: {refused}");
+    }
+
+    let aysel = alumni.app.browser();
+    aysel
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "aysel@example.org"), ("password", PASSWORD)],
+        )
+        .await;
+    let saved = aysel
+        .submit(
+            "/me",
+            "/me",
+            &[
+                ("full_name", "Aysel Məmmədova"),
+                ("city", "Ganja"),
+                ("links", &format!("{}\r\n{}", old[0], old[1])),
+            ],
+        )
+        .await;
+    assert_eq!(location(&saved), "/me?saved=profile");
+    let me: Value = alumni
+        .call(reqwest::Method::GET, "/api/v1/me", Some(&token), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((&me["city"], &me["links"]), (&json!("Ganja"), &json!(old)));
+}
