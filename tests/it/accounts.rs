@@ -175,12 +175,7 @@ async fn a_sign_up_racing_another_for_the_same_address_answers_the_same() {
     let mut watcher = app.conn();
     let mut waited = false;
     for _ in 0..500 {
-        let waiting: i64 = diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock')",
-        ))
-        .get_result(&mut watcher)
-        .unwrap();
-        if waiting > 0 {
+        if crate::helpers::lock_waiters(&mut watcher) > 0 {
             waited = true;
             break;
         }

@@ -654,16 +654,9 @@ async fn a_run_killed_halfway_and_run_again_queues_exactly_one_digest_for_every_
             .get_result(conn)
             .unwrap()
     };
-    let waiting = |conn: &mut diesel::PgConnection| -> i64 {
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock')",
-        ))
-        .get_result(conn)
-        .unwrap()
-    };
     let mut first = digest_run().spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while waiting(&mut conn) == 0 {
+    while crate::helpers::lock_waiters(&mut conn) == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the run never reached the locked member"

@@ -1498,10 +1498,20 @@ async fn two_changes_of_one_record_at_once_keep_both() {
         Some(&token),
         Some(json!({"host_university": "Khazar University"})),
     );
-    let (second, ()) = tokio::join!(second, async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Commit once the second change waits on the held record: then it can
+    // only have read the record after the first change.
+    let mut watcher = alumni.app.conn();
+    let (second, waited) = tokio::join!(second, async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut waited = false;
+        while !waited && std::time::Instant::now() < deadline {
+            waited = crate::helpers::lock_waiters(&mut watcher) > 0;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         diesel::sql_query("COMMIT").execute(&mut first).unwrap();
+        waited
     });
+    assert!(waited, "the second change never waited for the held record");
     assert_eq!(second.status(), 200);
     let changed: Value = second.json().await.unwrap();
     assert_eq!(changed["host_university"], "Khazar University");

@@ -380,6 +380,16 @@ impl Drop for TestApp {
     }
 }
 
+/// How many sessions of this test's database wait on a lock: a test that
+/// holds a row watches for the request that must wait on it.
+pub fn lock_waiters(conn: &mut PgConnection) -> i64 {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock')",
+    ))
+    .get_result(conn)
+    .unwrap()
+}
+
 /// A problem+json body, checked for the fields RFC 9457 asks for.
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status, "status");
