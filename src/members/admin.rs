@@ -615,7 +615,10 @@ pub async fn set_role(admin: &Member, id: Uuid, role: String, pool: &DbPool) -> 
         conn.transaction(|conn| {
             let admins = lock_admins(conn, admin_id)?;
             let member = lock(conn, id)?;
-            // Never zero admins: the admin rows are locked above.
+            // Never zero admins. The acting admin is an active admin (under
+            // the lock above) and not the one changed, so this cannot fire
+            // today; it stays so that a change to who may change a role
+            // cannot leave the board without an admin.
             if member.role == ADMIN && role != ADMIN && admins.iter().all(|a| *a == id) {
                 return Err(AppError::conflict(
                     "The association must keep at least one active admin.",

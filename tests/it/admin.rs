@@ -310,7 +310,15 @@ async fn roles_change_but_the_last_admin_stays() {
         422,
     )
     .await;
-    // Back to member; then the board admin cannot demote themselves, the last one.
+    let admin = &board;
+    let role_of = |path: String| async move {
+        let member: Value = admin.admin(Method::GET, &path, None).await.json().await.unwrap();
+        member["role"].as_str().unwrap().to_string()
+    };
+    assert_eq!(role_of(own.clone()).await, "admin", "the refused change left the role");
+    assert_eq!(role_of(format!("/api/v1/admin/members/{id}")).await, "admin");
+    // Back to member; the board admin, the last one now, is refused as well,
+    // and stays an admin.
     board
         .admin(
             Method::PATCH,
@@ -318,11 +326,13 @@ async fn roles_change_but_the_last_admin_stays() {
             Some(json!({"role": "member"})),
         )
         .await;
+    assert_eq!(role_of(format!("/api/v1/admin/members/{id}")).await, "member");
     problem(
         board.admin(Method::PATCH, &own, Some(json!({"role": "member"}))).await,
         409,
     )
     .await;
+    assert_eq!(role_of(own).await, "admin");
 }
 
 #[tokio::test]
