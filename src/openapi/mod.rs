@@ -12,7 +12,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
@@ -421,16 +421,32 @@ fn give_texts_their_pattern(schema: &mut serde_json::Value, refs: &mut Vec<Strin
     }
 }
 
-/// The document, built once for the process.
+/// The document, built once for the process, for what never changes
+/// while it runs (its paths).
 fn served() -> &'static serde_json::Value {
     static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
     DOCUMENT.get_or_init(document)
 }
 
-/// The document as served, built once.
-fn document_json() -> &'static str {
-    static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| served().to_string())
+/// The document as served: built once a year, as it states the latest
+/// graduation year the checks take, which moves on New Year.
+fn document_json() -> web::Bytes {
+    document_json_of(crate::auth::accounts::latest_graduation_year())
+}
+
+/// The document for the year whose latest graduation year is `latest`,
+/// rebuilt when that changes.
+fn document_json_of(latest: i32) -> web::Bytes {
+    static JSON: Mutex<Option<(i32, web::Bytes)>> = Mutex::new(None);
+    let mut cached = JSON.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*cached {
+        Some((year, json)) if *year == latest => json.clone(),
+        _ => {
+            let json = web::Bytes::from(document().to_string());
+            *cached = Some((latest, json.clone()));
+            json
+        }
+    }
 }
 
 /// The methods the API answers on a route pattern (`/api/v1/events/{id}`),
@@ -667,6 +683,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A server running over New Year serves the new latest graduation
+    /// year, not the one of the day it started.
+    #[test]
+    fn the_served_document_is_rebuilt_when_the_year_turns() {
+        let latest = crate::auth::accounts::latest_graduation_year();
+        let served: serde_json::Value = serde_json::from_slice(&document_json()).unwrap();
+        let year = &served["components"]["schemas"]["Registration"]["properties"]["graduation_year"];
+        assert_eq!(year["maximum"], latest, "{year}");
+        let this_year = document_json_of(latest);
+        assert_eq!(
+            document_json_of(latest).as_ptr(),
+            this_year.as_ptr(),
+            "built once a year"
+        );
+        let next_year = document_json_of(latest + 1);
+        assert_ne!(next_year.as_ptr(), this_year.as_ptr(), "built again for the next");
+        document_json();
     }
 
     #[test]
