@@ -538,14 +538,7 @@ async fn the_board_runs_and_previews_digests_on_its_page() {
             json!({"title": "Scholarships", "body_md": "Apply now."}),
         )
         .await;
-    let board = alumni.app.browser();
-    board
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "board@alumni.test"), ("password", "Board member 2026")],
-        )
-        .await;
+    let board = alumni.board_browser().await;
     // The preview shows what she would get, and sends nothing.
     let preview = board
         .page("/admin/digests?email=reader%40example.org&period=2026-W48")

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use crate::accounts::{accounts_app, make_admin};
-use crate::helpers::{location, problem, TestApp};
+use crate::helpers::{location, problem, Browser, TestApp};
 use crate::mail_server::TestSmtp;
 
 pub const PASSWORD: &str = "Caravan of 2019!";
@@ -34,6 +34,26 @@ impl Alumni {
             admin,
             password_hash,
         }
+    }
+
+    /// A browser signed in through the login page as a member made by
+    /// [`Alumni::member`].
+    pub async fn signed_in(&self, email: &str) -> Browser {
+        self.browser_of(email, PASSWORD).await
+    }
+
+    /// A browser signed in through the login page as the board admin.
+    pub async fn board_browser(&self) -> Browser {
+        self.browser_of("board@alumni.test", "Board member 2026").await
+    }
+
+    async fn browser_of(&self, email: &str, password: &str) -> Browser {
+        let browser = self.app.browser();
+        let signed_in = browser
+            .submit("/login", "/login", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(signed_in.status(), 303, "{email} signs in");
+        browser
     }
 
     /// An active member with `profile` set through `PATCH /api/v1/me`;
@@ -746,14 +766,7 @@ async fn names_are_found_in_part_misspelled_and_in_any_order_and_every_filter_na
     assert_eq!(odd.status(), 200, "wildcards and quotes are only text");
 
     // The page: search, and an entry found by a misspelled name.
-    let browser = alumni.app.browser();
-    browser
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "viewer@example.org"), ("password", PASSWORD)],
-        )
-        .await;
+    let browser = alumni.signed_in("viewer@example.org").await;
     let page = browser.page("/members?q=Mamedova").await;
     assert!(page.contains("Aysel Məmmədova"));
     assert!(!page.contains("Hina Baloch"));
@@ -1310,13 +1323,7 @@ async fn the_pages_of_profiles_programmes_introductions_and_the_board_work_in_a_
     let program = alumni.program("Karvan Semester Exchange").await;
     let (aysel, _) = alumni.member("aysel@example.org", "Aysel Məmmədova", json!({})).await;
     alumni.member("hina@example.org", "Hina Baloch", json!({})).await;
-    let hina = alumni.app.browser();
-    hina.submit(
-        "/login",
-        "/login",
-        &[("email", "hina@example.org"), ("password", PASSWORD)],
-    )
-    .await;
+    let hina = alumni.signed_in("hina@example.org").await;
 
     // The profile form: hiding the city, then following the default again.
     let saved = hina
@@ -1385,14 +1392,7 @@ async fn the_pages_of_profiles_programmes_introductions_and_the_board_work_in_a_
         )
         .await;
     assert_eq!(location(&asked), format!("/members/{aysel}?asked=1"));
-    let aysel_browser = alumni.app.browser();
-    aysel_browser
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "aysel@example.org"), ("password", PASSWORD)],
-        )
-        .await;
+    let aysel_browser = alumni.signed_in("aysel@example.org").await;
     let contacts = aysel_browser.page("/me/contacts").await;
     assert!(contacts.contains("Salam from Lahore!"));
     let request_id: uuid::Uuid = {
@@ -1411,14 +1411,7 @@ async fn the_pages_of_profiles_programmes_introductions_and_the_board_work_in_a_
         .contains("attachment"));
 
     // The board's pages render, and their forms work.
-    let board = alumni.app.browser();
-    board
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "board@alumni.test"), ("password", "Board member 2026")],
-        )
-        .await;
+    let board = alumni.board_browser().await;
     for page in [
         "/admin/programs",
         "/admin/privacy",
@@ -1546,14 +1539,7 @@ async fn links_stored_under_an_older_rule_can_be_sent_back() {
         assert!(refused["errors"]["links"].is_array(), "{new}: {refused}");
     }
 
-    let aysel = alumni.app.browser();
-    aysel
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "aysel@example.org"), ("password", PASSWORD)],
-        )
-        .await;
+    let aysel = alumni.signed_in("aysel@example.org").await;
     let saved = aysel
         .submit(
             "/me",

@@ -808,15 +808,7 @@ async fn the_board_runs_an_event_and_a_member_answers_it_through_the_pages() {
     alumni
         .member("page@example.org", "Page Member", json!({"time_zone": "Asia/Baku"}))
         .await;
-    let board = alumni.app.browser();
-    let signed_in = board
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "board@alumni.test"), ("password", "Board member 2026")],
-        )
-        .await;
-    assert_eq!(signed_in.status(), 303);
+    let board = alumni.board_browser().await;
 
     // A form with mistakes comes back with notes, and keeps what was typed.
     let wrong = board
@@ -864,14 +856,7 @@ async fn the_board_runs_an_event_and_a_member_answers_it_through_the_pages() {
         .await;
     assert_eq!(location(&published), edit);
 
-    let member = alumni.app.browser();
-    member
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "page@example.org"), ("password", "Caravan of 2019!")],
-        )
-        .await;
+    let member = alumni.signed_in("page@example.org").await;
     let list = member.page("/events").await;
     assert!(
         list.contains("Career evening") && list.contains("1 May 2030, 17:00 – 20:00 (+04)"),
@@ -1035,14 +1020,7 @@ async fn an_online_address_stored_under_an_older_rule_can_be_sent_back() {
         ["online_url"]
     );
 
-    let board = alumni.app.browser();
-    board
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "board@alumni.test"), ("password", "Board member 2026")],
-        )
-        .await;
+    let board = alumni.board_browser().await;
     let edit = format!("/admin/events/{id}");
     let saved = board
         .submit(
