@@ -174,8 +174,9 @@ pub struct EventInput {
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(max_length = 300)]
     pub location: Option<Option<String>>,
-    /// An http or https address. The address stored already is taken back
-    /// as it is, even one an earlier version took that this rule refuses.
+    /// An http or https address. A new one must match the pattern; the
+    /// event's address now may be sent back as it is, even one an earlier
+    /// version took that the pattern refuses.
     #[serde(default, deserialize_with = "crate::api::present")]
     #[schema(schema_with = crate::openapi::web_address_or_none::<500>)]
     pub online_url: Option<Option<String>>,

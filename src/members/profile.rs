@@ -43,9 +43,10 @@ pub struct ProfilePatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 2000, content_media_type = "text/plain")]
     pub bio: Option<Option<String>>,
-    /// Web addresses (http or https), each at most 300 characters. A link
-    /// stored already is taken back as it is, even one an earlier version
-    /// took that this rule refuses.
+    /// Web addresses (http or https), each at most 300 characters. A new
+    /// link must match the pattern; one of the member's links now may be
+    /// sent back as it is, even one an earlier version took that the
+    /// pattern refuses.
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = links_schema)]
     pub links: Option<Option<Vec<String>>>,
