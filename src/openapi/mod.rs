@@ -434,19 +434,22 @@ fn document_json() -> web::Bytes {
     document_json_of(crate::auth::accounts::latest_graduation_year())
 }
 
-/// The document for the year whose latest graduation year is `latest`,
-/// rebuilt when that changes.
+/// The document cached under `latest`, the latest graduation year the
+/// checks take now, and built again when that key changes. (The document
+/// reads the clock itself, as the checks do; the key only says when.)
 fn document_json_of(latest: i32) -> web::Bytes {
     static JSON: Mutex<Option<(i32, web::Bytes)>> = Mutex::new(None);
-    let mut cached = JSON.lock().unwrap_or_else(PoisonError::into_inner);
-    match &*cached {
-        Some((year, json)) if *year == latest => json.clone(),
-        _ => {
-            let json = web::Bytes::from(document().to_string());
-            *cached = Some((latest, json.clone()));
-            json
-        }
+    let cached = |json: &Option<(i32, web::Bytes)>| match json {
+        Some((year, json)) if *year == latest => Some(json.clone()),
+        _ => None,
+    };
+    if let Some(json) = cached(&JSON.lock().unwrap_or_else(PoisonError::into_inner)) {
+        return json;
     }
+    // Built without the lock, so other requests are not held meanwhile.
+    let json = web::Bytes::from(document().to_string());
+    *JSON.lock().unwrap_or_else(PoisonError::into_inner) = Some((latest, json.clone()));
+    json
 }
 
 /// The methods the API answers on a route pattern (`/api/v1/events/{id}`),
