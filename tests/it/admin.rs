@@ -317,8 +317,8 @@ async fn roles_change_but_the_last_admin_stays() {
     };
     assert_eq!(role_of(own.clone()).await, "admin", "the refused change left the role");
     assert_eq!(role_of(format!("/api/v1/admin/members/{id}")).await, "admin");
-    // Back to member; the board admin, the last one now, is refused as well,
-    // and stays an admin.
+    // Back to member; the board admin, the last one now, is refused by the
+    // same rule (another admin changes an admin's role), and stays an admin.
     board
         .admin(
             Method::PATCH,
@@ -327,11 +327,12 @@ async fn roles_change_but_the_last_admin_stays() {
         )
         .await;
     assert_eq!(role_of(format!("/api/v1/admin/members/{id}")).await, "member");
-    problem(
+    let refused = problem(
         board.admin(Method::PATCH, &own, Some(json!({"role": "member"}))).await,
         409,
     )
     .await;
+    assert_eq!(refused["detail"], "Another admin changes your role.");
     assert_eq!(role_of(own).await, "admin");
 }
 
