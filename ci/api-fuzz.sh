@@ -74,10 +74,12 @@ status=0
 # constructor recursion depth mismatch", a runtime error that failed CI once).
 # From the throwaway folder: Schemathesis keeps a cache where it runs.
 st="$PWD/$venv/bin/st"
+python="$PWD/$venv/bin/python"
 # The settings, and ids of things that exist for requests on `/{id}`.
 config="$work/schemathesis.toml"
 cp ci/schemathesis.toml "$config"
-"$venv/bin/python" ci/api-fuzz-data.py "$base" "$token" fuzz-friend@example.org "$PASSWORD" >> "$config"
+"$venv/bin/python" ci/api-fuzz-data.py "$base" "$token" fuzz-friend@example.org "$PASSWORD" \
+  "$KARVAN_DATA_DIR/mail" >> "$config"
 cd "$work"
 "$st" --config-file "$config" run "$base/api/v1/openapi.json" \
   --header "Authorization: Bearer $token" \
@@ -88,6 +90,9 @@ cd "$work"
   --seed "${SEED:-1}" \
   --report junit --report-dir "$work/report" \
   || status=$?
+waiting=$(curl -sf -H "Authorization: Bearer $token" "$base/api/v1/admin/members?status=pending_approval" \
+  | "$python" -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))') || waiting="?"
+echo "api-fuzz: $waiting of the 3 applicants still wait for approval (the others were approved or rejected)"
 if grep -q "panicked" "$work/serve.log"; then
   echo "api-fuzz: the server panicked:" >&2
   grep -A5 "panicked" "$work/serve.log" >&2
