@@ -7,10 +7,11 @@ exchange records through the API; a second account (another admin, made by
 ci/api-fuzz.sh) adds records for the admin to verify and asks the admin for
 an introduction; and applicants sign up and confirm their address with the
 mailed link (read from MAIL_DIR, where Karvan writes mail as .eml files),
-so that approving and rejecting one reaches more than a 409. With the seeded members and programmes, it prints TOML
-for Schemathesis's configuration: one dictionary of ids per kind of thing,
-and each `{id}` path bound to its dictionary for half of the generated
-requests (the other half keep random ids, so 404s stay tested).
+so that approving and rejecting one reaches more than a 409. With the
+seeded members and programmes, it prints TOML for Schemathesis's
+configuration: one dictionary of ids per kind of thing, and each `{id}`
+path bound to its dictionary for half of the generated requests (the other
+half keep random ids, so 404s stay tested).
 
     python ci/api-fuzz-data.py BASE_URL ACCESS_TOKEN FRIEND_EMAIL FRIEND_PASSWORD MAIL_DIR >> schemathesis.toml
 """
