@@ -21,8 +21,13 @@ CONCURRENCY=${CONCURRENCY:-8}
 SINK_PORT=${SINK_PORT:-25251}
 command -v /usr/bin/time >/dev/null || { echo "bench: GNU time not found: install it with 'apt-get install time'" >&2; exit 1; }
 
-cargo build --release --quiet
-karvan="$PWD/target/release/karvan"
+# KARVAN_BIN=path measures another build (an older commit's, to compare in one sitting).
+if [ -n "${KARVAN_BIN:-}" ]; then
+  karvan=$(realpath "$KARVAN_BIN")
+else
+  cargo build --release --quiet
+  karvan="$PWD/target/release/karvan"
+fi
 work=$(mktemp -d /tmp/karvan-digest-bench-XXXXXX)
 chmod 755 "$work"   # reachable by the postgres user when run as root
 server=""
@@ -89,7 +94,7 @@ echo "karvan drain:  $count"
 drain_rate=$(sed -n 's/.*(\([0-9.]*\)\/s).*/\1/p' <<<"$count")
 sent=$(sed -n 's/^Sent \([0-9]*\) .*/\1/p' <<<"$count")
 start=$(date +%s.%N)
-smtp-source -s "$CONCURRENCY" -m "$sent" -l "${size:-6000}" -f bench@bench.test -t member@bench.test "127.0.0.1:$SINK_PORT"
+smtp-source -d -s "$CONCURRENCY" -m "$sent" -l "${size:-6000}" -f bench@bench.test -t member@bench.test "127.0.0.1:$SINK_PORT"
 end=$(date +%s.%N)
 source_rate=$(python3 -c "print(round($sent / ($end - $start)))")
 echo "smtp-source:   $sent messages of ${size:-6000} bytes at concurrency $CONCURRENCY: $source_rate/s"

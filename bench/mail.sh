@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mail throughput benchmark (issue 3): queue COUNT messages, drain them with
 # `karvan outbox drain` into Postfix's smtp-sink on loopback, then run
-# smtp-source against the same sink with the same concurrency as the
-# baseline; print both rates, their ratio, and the drain's peak memory.
+# `smtp-source -d` (connections reused, as Karvan reuses them) against the
+# same sink with the same concurrency as the baseline; print both rates,
+# their ratio, and the drain's peak memory.
 #
 #   bench/mail.sh                     # COUNT=20000 CONCURRENCY=8
 #   COUNT=5000 CONCURRENCY=4 bench/mail.sh
@@ -24,8 +25,13 @@ for tool in smtp-sink smtp-source; do
 done
 export PATH="$PATH:/usr/sbin"
 
-cargo build --release --quiet
-karvan="$PWD/target/release/karvan"
+# KARVAN_BIN=path measures another build (an older commit's, to compare in one sitting).
+if [ -n "${KARVAN_BIN:-}" ]; then
+  karvan=$(realpath "$KARVAN_BIN")
+else
+  cargo build --release --quiet
+  karvan="$PWD/target/release/karvan"
+fi
 
 work=$(mktemp -d /tmp/karvan-bench-XXXXXX)
 chmod 755 "$work"   # reachable by the postgres user when run as root
@@ -50,7 +56,7 @@ echo "karvan drain:  $drain_out"
 drain_rate=$(sed -n 's/.*(\([0-9.]*\)\/s).*/\1/p' <<<"$drain_out")
 
 start=$(date +%s.%N)
-smtp-source -s "$CONCURRENCY" -m "$COUNT" -l "$SIZE" -f bench@bench.test -t member@bench.test "127.0.0.1:$PORT"
+smtp-source -d -s "$CONCURRENCY" -m "$COUNT" -l "$SIZE" -f bench@bench.test -t member@bench.test "127.0.0.1:$PORT"
 end=$(date +%s.%N)
 source_rate=$(python3 -c "print(round($COUNT / ($end - $start)))")
 echo "smtp-source:   $COUNT messages at concurrency $CONCURRENCY: $source_rate/s"
