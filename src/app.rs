@@ -94,6 +94,7 @@ impl Application {
             unsubscribe: Some(UnsubscribeKey::from_secret(&jwt_secret)),
         };
         let mail_context_data = web::Data::new(mail_context.clone());
+        let digest_schedule = web::Data::new(settings.digest_schedule.clone());
         let pool_data = web::Data::new(pool.clone());
         let token_keys = web::Data::new(TokenKeys::new(&jwt_secret));
         let auth_limits = web::Data::new(AuthLimits::new(settings.trusted_proxies.clone()));
@@ -121,6 +122,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(site.clone())
                 .app_data(mail_context_data.clone())
+                .app_data(digest_schedule.clone())
                 .app_data(token_keys.clone())
                 .app_data(auth_limits.clone())
                 .configure(extractor_errors)

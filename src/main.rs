@@ -78,7 +78,8 @@ enum DigestCommand {
     /// send what is queued, as `serve` would.
     Run {
         /// A week (2026-W48: weekly digests) or a month (2026-11: monthly
-        /// ones); this week when left out.
+        /// ones); when left out, this period: each member's own, as the
+        /// schedule runs it (members who had theirs get nothing).
         #[arg(long)]
         period: Option<String>,
         /// Count who would get one; queue and send nothing.
@@ -454,7 +455,9 @@ fn describe(e: &karvan::error::AppError) -> String {
 }
 
 fn digest_command(settings: &Settings, command: DigestCommand) -> anyhow::Result<()> {
+    use karvan::digest::api::{which, Which};
     use karvan::digest::run::{self, RunOptions};
+    use karvan::digest::schedule::{self, Asked};
     use karvan::email::unsubscribe::UnsubscribeKey;
     use karvan::email::MailContext;
 
@@ -476,31 +479,67 @@ fn digest_command(settings: &Settings, command: DigestCommand) -> anyhow::Result
         time_zone: settings.time_zone,
         unsubscribe: Some(UnsubscribeKey::from_secret(&secret)),
     };
-    let period = karvan::digest::api::period_of(period.as_deref(), &mail).map_err(|e| anyhow::anyhow!(describe(&e)))?;
+    let which = which(period.as_deref()).map_err(|e| anyhow::anyhow!(describe(&e)))?;
     let (database, mut conn) = open_migrated(&settings)?;
     let bar = progress_bar(0, "members");
     let started = std::time::Instant::now();
-    let options = RunOptions {
-        period,
-        dry_run,
-        trigger: "cli",
-        actor: None,
-        zone: None,
-    };
-    let done = run::run(&mut conn, &mail, options, chrono::Utc::now(), &mut |done, total| {
+    let now = chrono::Utc::now();
+    let mut progress = |_: &karvan::digest::period::Period, done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
-    })
+    };
+    let runs = match which {
+        Which::Period(period) => {
+            let options = RunOptions {
+                period,
+                dry_run,
+                trigger: "cli",
+                actor: None,
+                zones: None,
+            };
+            run::run(&mut conn, &mail, options, now, &mut |done, total| {
+                progress(&period, done, total)
+            })
+            .map(|run| vec![run])
+        }
+        // Each member's own period, as the schedule (or, with it off, the
+        // calendar) has it: the same as `serve` would run now.
+        Which::ThisPeriod => {
+            let asked = Asked {
+                trigger: "cli",
+                actor: None,
+                dry_run,
+            };
+            schedule::run_this_period(
+                &mut conn,
+                &mail,
+                settings.digest_schedule.schedule.as_ref(),
+                now,
+                asked,
+                &mut progress,
+            )
+        }
+    }
     .map_err(|e| anyhow::anyhow!(describe(&e)))?;
     bar.finish_and_clear();
     let verb = if dry_run { "would get" } else { "got" };
-    println!(
-        "Digest {period}: {} of {} {} members {verb} one ({:.1} s); the others had nothing new or had theirs already.",
-        done.queued,
-        done.considered,
-        period.frequency(),
-        started.elapsed().as_secs_f64()
-    );
+    if runs.is_empty() {
+        println!("Every member who takes the digest has had this period's: nothing to run.");
+    }
+    for done in &runs {
+        let frequency = done
+            .period
+            .parse::<karvan::digest::period::Period>()
+            .map(|p| p.frequency());
+        println!(
+            "Digest {}: {} of {} {} members {verb} one; the others had nothing new or had theirs already.",
+            done.period,
+            done.queued,
+            done.considered,
+            frequency.unwrap_or("")
+        );
+    }
+    println!("({:.1} s)", started.elapsed().as_secs_f64());
     drop(conn);
     if !dry_run && !no_send {
         drain(&settings, &database)?;

@@ -12,7 +12,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::announcements::model::Announcement;
@@ -27,24 +30,53 @@ use crate::events::model::{Event, PUBLISHED};
 use crate::members::model::{Member, ACTIVE};
 use crate::members::settings::MemberSettings;
 
-/// The filter on members not yet considered for `$period`: none marked,
-/// an earlier period of the same rhythm (they sort as text), or a mark of
-/// the other rhythm (`2026-W48` against `2026-11`: a member who changed
-/// rhythm starts the new one). A mark never goes back, so a period that has
+/// The members a run of one period is for, as SQL on `member_settings s`
+/// joined to `members m`, with its binds from [`DueMembers::bind`]: of
+/// status `$1` (active), of the period's rhythm (`$2`), not yet considered
+/// for the period (`$3`, `$4`: none marked, an earlier period of the same
+/// rhythm, which sort as text, or a mark of the other rhythm, `2026-W48`
+/// against `2026-11`: a member who changed rhythm starts the new one), and
+/// in one of the zones `$5` (NULL: any; a member who chose none is in the
+/// association's, `$6`). A mark only moves forward, so a period that has
 /// passed is never run again for a member marked after it.
-#[macro_export]
-macro_rules! members_not_yet_considered {
-    ($period:expr) => {{
-        let period: $crate::digest::period::Period = $period;
-        let weekly = matches!(period, $crate::digest::period::Period::Week { .. });
-        diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "(member_settings.digest_period_done IS NULL OR member_settings.digest_period_done < ",
-        )
-        .bind::<diesel::sql_types::Text, _>(period.to_string())
-        .sql(" OR (member_settings.digest_period_done LIKE '%W%') <> ")
-        .bind::<diesel::sql_types::Bool, _>(weekly)
-        .sql(")")
-    }};
+const DUE_MEMBERS: &str = "m.status = $1 AND s.digest_frequency = $2 \
+     AND (s.digest_period_done IS NULL OR s.digest_period_done < $3 OR (s.digest_period_done LIKE '%W%') <> $4) \
+     AND ($5::text[] IS NULL OR coalesce(m.time_zone, $6) = ANY($5::text[]))";
+
+/// Who a run is for: [`DUE_MEMBERS`] with its values.
+#[derive(Debug, Clone)]
+pub struct DueMembers {
+    pub period: Period,
+    /// `None`: every zone.
+    pub zones: Option<Vec<String>>,
+    /// The association's zone, where members who chose none are.
+    pub association_zone: String,
+}
+
+impl DueMembers {
+    /// `sql`, with [`DUE_MEMBERS`] in the place of `{due}` and `$1` to `$6`
+    /// bound; further binds follow.
+    pub fn bind<'a>(&'a self, sql: &str) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
+        diesel::sql_query(sql.replace("{due}", DUE_MEMBERS))
+            .into_boxed()
+            .bind::<Text, _>(ACTIVE)
+            .bind::<Text, _>(self.period.frequency())
+            .bind::<Text, _>(self.period.to_string())
+            .bind::<Bool, _>(matches!(self.period, Period::Week { .. }))
+            .bind::<Nullable<Array<Text>>, _>(self.zones.clone())
+            .bind::<Text, _>(self.association_zone.clone())
+    }
+
+    /// How many members are waiting for the period.
+    pub fn count(&self, conn: &mut PgConnection) -> QueryResult<i64> {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            count: i64,
+        }
+        let sql = "SELECT count(*) AS count FROM member_settings s JOIN members m ON m.id = s.member_id WHERE {due}";
+        Ok(self.bind(sql).get_result::<Count>(conn)?.count)
+    }
 }
 
 /// Members composed per transaction.
@@ -69,28 +101,9 @@ pub struct RunOptions {
     /// `schedule`, `admin` or `cli`.
     pub trigger: &'static str,
     pub actor: Option<Uuid>,
-    /// Only members in this zone (the scheduler's runs); `None`: everyone.
-    pub zone: Option<String>,
-}
-
-/// The filter on members whose zone is `$zone` (those who chose none are in
-/// the association's, `$mail.time_zone`).
-#[macro_export]
-macro_rules! members_in_zone {
-    ($zone:expr, $mail:expr) => {{
-        use diesel::prelude::*;
-        let zone: &str = $zone;
-        let association = if zone == $mail.time_zone.name() {
-            "true"
-        } else {
-            "false"
-        };
-        $crate::db::schema::members::time_zone
-            .eq(zone.to_string())
-            .or($crate::db::schema::members::time_zone
-                .is_null()
-                .and(diesel::dsl::sql::<diesel::sql_types::Bool>(association)))
-    }};
+    /// Only members in these zones (a run of each member's own period);
+    /// `None`: everyone.
+    pub zones: Option<Vec<String>>,
 }
 
 /// Lock space of the runs at work: a run holds the session lock
@@ -185,21 +198,17 @@ fn run_locked(
     progress: &mut dyn FnMut(usize, usize),
     run_id: i64,
 ) -> Result<DigestRun, AppError> {
-    let mut total = members::table
-        .inner_join(member_settings::table)
-        .filter(members::status.eq(ACTIVE))
-        .filter(member_settings::digest_frequency.eq(options.period.frequency()))
-        .filter(crate::members_not_yet_considered!(options.period))
-        .into_boxed();
-    if let Some(zone) = &options.zone {
-        total = total.filter(crate::members_in_zone!(zone, mail));
-    }
-    let total: i64 = total.count().get_result(conn)?;
+    let due = DueMembers {
+        period: options.period,
+        zones: options.zones.clone(),
+        association_zone: mail.time_zone.name().to_string(),
+    };
+    let total = due.count(conn)?;
     let mut considered = 0usize;
     let mut after = Uuid::nil();
     loop {
         let (batch_considered, last) = conn.transaction(|conn| {
-            let (considered, queued, last) = run_batch(conn, mail, &options, now, after)?;
+            let (considered, queued, last) = run_batch(conn, mail, &options, &due, now, after)?;
             // With the batch: a run that stops keeps true counts.
             diesel::update(digest_runs::table.find(run_id))
                 .set((
@@ -232,36 +241,54 @@ fn run_locked(
     Ok(finished)
 }
 
+/// The next batch of members due after `after` (by id). A real run locks
+/// their settings until its batch commits: a run of another period that
+/// reaches a member meanwhile waits, then sees the member marked and their
+/// window moved on, and so never composes from what the first one read.
+/// (PostgreSQL checks the conditions again on the row it waited for.)
+fn lock_batch(conn: &mut PgConnection, due: &DueMembers, after: Uuid, lock: bool) -> QueryResult<Vec<Uuid>> {
+    #[derive(QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = SqlUuid)]
+        member_id: Uuid,
+    }
+    let sql = format!(
+        "SELECT s.member_id FROM member_settings s JOIN members m ON m.id = s.member_id \
+         WHERE {{due}} AND s.member_id > $7 ORDER BY s.member_id LIMIT $8{}",
+        if lock { " FOR NO KEY UPDATE OF s" } else { "" }
+    );
+    let rows: Vec<Due> = due
+        .bind(&sql)
+        .bind::<SqlUuid, _>(after)
+        .bind::<BigInt, _>(BATCH)
+        .load(conn)?;
+    Ok(rows.into_iter().map(|row| row.member_id).collect())
+}
+
 /// One batch of members after `after` (by id): how many were considered,
 /// how many got a digest, and the last id (`None` when there were none).
 fn run_batch(
     conn: &mut PgConnection,
     mail: &MailContext,
     options: &RunOptions,
+    due: &DueMembers,
     now: DateTime<Utc>,
     after: Uuid,
 ) -> Result<(usize, usize, Option<Uuid>), AppError> {
-    let mut query = members::table
-        .inner_join(member_settings::table)
-        .filter(members::status.eq(ACTIVE))
-        .filter(member_settings::digest_frequency.eq(options.period.frequency()))
-        // Each member is considered once a period: a rerun goes on where
-        // the last one stopped.
-        .filter(crate::members_not_yet_considered!(options.period))
-        .filter(members::id.gt(after))
-        .order(members::id.asc())
-        .limit(BATCH)
-        .select((Member::as_select(), MemberSettings::as_select()))
-        .into_boxed();
-    if let Some(zone) = &options.zone {
-        query = query.filter(crate::members_in_zone!(zone, mail));
-    }
-    let batch: Vec<(Member, MemberSettings)> = query.load(conn)?;
-    let Some(last) = batch.last().map(|(m, _)| m.id) else {
+    // Each member is considered once a period: a rerun goes on where the
+    // last one stopped.
+    let ids = lock_batch(conn, due, after, !options.dry_run)?;
+    let Some(&last) = ids.last() else {
         return Ok((0, 0, None));
     };
+    // Read once locked, so as the last run to hold them left them.
+    let batch: Vec<(Member, MemberSettings)> = members::table
+        .inner_join(member_settings::table)
+        .filter(members::id.eq_any(&ids))
+        .order(members::id.asc())
+        .select((Member::as_select(), MemberSettings::as_select()))
+        .load(conn)?;
     if !options.dry_run {
-        let ids: Vec<Uuid> = batch.iter().map(|(m, _)| m.id).collect();
         diesel::update(member_settings::table.filter(member_settings::member_id.eq_any(&ids)))
             .set(member_settings::digest_period_done.eq(options.period.to_string()))
             .execute(conn)?;
@@ -306,9 +333,15 @@ fn run_batch(
             queued_members.extend(members_by_key.get(&key).copied());
         }
     }
-    diesel::update(member_settings::table.filter(member_settings::member_id.eq_any(&queued_members)))
-        .set(member_settings::digest_covered_until.eq(Some(now)))
-        .execute(conn)?;
+    // Forward only: a run that started before another finished with a
+    // member has an earlier `now`, and must not reopen what that one told.
+    diesel::sql_query(
+        "UPDATE member_settings SET digest_covered_until = greatest(digest_covered_until, $1) \
+         WHERE member_id = ANY($2)",
+    )
+    .bind::<Timestamptz, _>(now)
+    .bind::<Array<SqlUuid>, _>(&queued_members)
+    .execute(conn)?;
     let queued = queued_members.len();
     Ok((batch.len(), queued, Some(last)))
 }
@@ -341,6 +374,8 @@ pub fn preview(
 
 /// What may be new for a batch of members, loaded once for all of them.
 struct Content {
+    /// The end of every window: what came after is the next digest's.
+    until: DateTime<Utc>,
     events: Vec<Event>,
     news: Vec<Announcement>,
     /// Newly approved, listed members, most recent first.
@@ -383,6 +418,9 @@ impl Content {
             .filter(events::status.eq(PUBLISHED))
             .filter(events::starts_at.gt(now))
             .filter(events::published_at.gt(earliest))
+            // What is published after `now` is the next digest's: each
+            // digest tells what came in (since, now], and the next starts at now.
+            .filter(events::published_at.le(now))
             .order(events::starts_at.asc())
             .select(Event::as_select())
             .load(conn)?;
@@ -455,6 +493,7 @@ impl Content {
             })
             .collect();
         Ok(Self {
+            until: now,
             events,
             news,
             joined,
@@ -472,6 +511,10 @@ impl Content {
         period: Period,
     ) -> Option<Digest> {
         let since = since(member, settings);
+        // Each digest tells what came in (since, until]. A run that started
+        // before another one composed this member's has an earlier `until`
+        // than that one's: nothing is new for it.
+        let new = |at: DateTime<Utc>| at > since && at <= self.until;
         let zone: Tz = member
             .time_zone
             .as_deref()
@@ -480,7 +523,7 @@ impl Content {
         let events: Vec<EventLine> = if settings.takes_digest_topic("events") {
             self.events
                 .iter()
-                .filter(|e| e.published_at.is_some_and(|at| at > since))
+                .filter(|e| e.published_at.is_some_and(new))
                 .filter(|e| !self.answered.contains(&(member.id, e.id)))
                 .map(|e| EventLine {
                     title: e.title.clone(),
@@ -495,7 +538,7 @@ impl Content {
         let news: Vec<NewsLine> = if settings.takes_digest_topic("announcements") {
             self.news
                 .iter()
-                .filter(|a| a.published_at > since)
+                .filter(|a| new(a.published_at))
                 .map(|a| NewsLine {
                     title: a.title.clone(),
                     text: crate::api::shorten(&a.body_md, 300),
@@ -513,7 +556,7 @@ impl Content {
             let mine = self.programs.get(&member.id).map(Vec::as_slice).unwrap_or_default();
             let university = member.university.as_deref().map(str::to_lowercase);
             for newcomer in &self.joined {
-                if newcomer.id == member.id || newcomer.approved_at.is_none_or(|at| at <= since) {
+                if newcomer.id == member.id || !newcomer.approved_at.is_some_and(new) {
                     continue;
                 }
                 newcomers += 1;

@@ -5,14 +5,15 @@
 //! caught up at the next start (the latest period only: what a missed
 //! digest would have said is in the next one).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-use crate::db::schema::{member_settings, members};
 use crate::digest::period::Period;
-use crate::digest::run::{self, RunOptions};
+use crate::digest::run::{self, DigestRun, DueMembers, RunOptions};
 use crate::email::MailContext;
 use crate::error::AppError;
 use crate::members::model::ACTIVE;
@@ -63,9 +64,135 @@ pub fn due_period(
     }
 }
 
-/// Runs every digest that is due at `now`, zone by zone; returns how many
-/// were queued. Only one replica does it at a time (an advisory lock held
-/// on this connection), though a second would only find the keys taken.
+/// "This period" for members of `frequency` in `zone` at `now`: the
+/// period of the schedule's last moment there, as the schedule runs it;
+/// with no schedule (`off`), the calendar week or month `now` is in there.
+/// So the board's "Run now" and `karvan digest run` agree with the
+/// schedule: pressed on Monday at 07:00 before an 08:00 schedule, they run
+/// last week's, which members have had.
+pub fn this_period(schedule: Option<&cron::Schedule>, frequency: &str, zone: Tz, now: DateTime<Utc>) -> Option<Period> {
+    match schedule {
+        Some(schedule) => due_period(schedule, frequency, zone, now).map(|(period, _)| period),
+        None => {
+            let (week, month) = Period::current(now, zone);
+            match frequency {
+                "weekly" => Some(week),
+                "monthly" => Some(month),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Every period due at `now` with the zones of the members it is for, those
+/// of each rhythm and zone grouped by their [`this_period`]; only periods
+/// some member is still waiting for.
+pub fn due_periods(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    schedule: Option<&cron::Schedule>,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<DueMembers>> {
+    #[derive(QueryableByName)]
+    struct Zone {
+        #[diesel(sql_type = Text)]
+        zone: String,
+    }
+    let association_zone = mail.time_zone.name().to_string();
+    let mut due = Vec::new();
+    for frequency in ["weekly", "monthly"] {
+        let zones: Vec<Zone> = diesel::sql_query(
+            "SELECT DISTINCT coalesce(m.time_zone, $1) AS zone FROM members m \
+             JOIN member_settings s ON s.member_id = m.id \
+             WHERE m.status = $2 AND s.digest_frequency = $3 ORDER BY 1",
+        )
+        .bind::<Text, _>(&association_zone)
+        .bind::<Text, _>(ACTIVE)
+        .bind::<Text, _>(frequency)
+        .load(conn)?;
+        let mut periods: BTreeMap<String, DueMembers> = BTreeMap::new();
+        for Zone { zone: name } in zones {
+            // A zone that no longer parses is read as the association's.
+            let zone: Tz = name.parse().unwrap_or(mail.time_zone);
+            let Some(period) = this_period(schedule, frequency, zone, now) else {
+                continue;
+            };
+            periods
+                .entry(period.to_string())
+                .or_insert_with(|| DueMembers {
+                    period,
+                    zones: Some(Vec::new()),
+                    association_zone: association_zone.clone(),
+                })
+                .zones
+                .get_or_insert_with(Vec::new)
+                .push(name);
+        }
+        for group in periods.into_values() {
+            if group.count(conn)? > 0 {
+                due.push(group);
+            }
+        }
+    }
+    Ok(due)
+}
+
+/// Who asked for a run of each member's own period, and whether it only counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked {
+    /// `schedule`, `admin` or `cli`.
+    pub trigger: &'static str,
+    pub actor: Option<uuid::Uuid>,
+    pub dry_run: bool,
+}
+
+/// Runs "this period" for every member (see [`this_period`]): one run for
+/// each period due, over the zones it is due in. The schedule, the board's
+/// "Run now" and `karvan digest run` without `--period` all run this; runs
+/// that overlap (a replica, a hand run beside the schedule) wait for each
+/// other member by member and never tell a member the same thing twice.
+pub fn run_this_period(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    schedule: Option<&cron::Schedule>,
+    now: DateTime<Utc>,
+    asked: Asked,
+    progress: &mut dyn FnMut(&Period, usize, usize),
+) -> Result<Vec<DigestRun>, AppError> {
+    let groups = due_periods(conn, mail, schedule, now)?;
+    run_groups(conn, mail, groups, now, asked, progress)
+}
+
+/// One run for each group of members (a period, and the zones it is for).
+pub fn run_groups(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    groups: Vec<DueMembers>,
+    now: DateTime<Utc>,
+    asked: Asked,
+    progress: &mut dyn FnMut(&Period, usize, usize),
+) -> Result<Vec<DigestRun>, AppError> {
+    let mut runs = Vec::new();
+    for due in groups {
+        let period = due.period;
+        let options = RunOptions {
+            period,
+            dry_run: asked.dry_run,
+            trigger: asked.trigger,
+            actor: asked.actor,
+            zones: due.zones,
+        };
+        runs.push(run::run(conn, mail, options, now, &mut |done, total| {
+            progress(&period, done, total)
+        })?);
+    }
+    Ok(runs)
+}
+
+/// Runs every digest that is due at `now`; returns how many were queued.
+/// Only one replica does it at a time (an advisory lock held on this
+/// connection), though a second would only wait for the first member by
+/// member and find them done.
 pub fn run_due(
     conn: &mut PgConnection,
     mail: &MailContext,
@@ -84,62 +211,16 @@ pub fn run_due(
     if !locked {
         return Ok(0);
     }
-    let result = run_due_locked(conn, mail, schedule, now);
+    let asked = Asked {
+        trigger: "schedule",
+        actor: None,
+        dry_run: false,
+    };
+    let result = run_this_period(conn, mail, Some(schedule), now, asked, &mut |_, _, _| {});
     diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<BigInt, _>(LOCK_KEY)
         .execute(conn)?;
-    result
-}
-
-fn run_due_locked(
-    conn: &mut PgConnection,
-    mail: &MailContext,
-    schedule: &cron::Schedule,
-    now: DateTime<Utc>,
-) -> Result<usize, AppError> {
-    #[derive(QueryableByName)]
-    struct Zone {
-        #[diesel(sql_type = Text)]
-        zone: String,
-    }
-    let mut queued = 0;
-    for frequency in ["weekly", "monthly"] {
-        let zones: Vec<Zone> = diesel::sql_query(
-            "SELECT DISTINCT coalesce(m.time_zone, $1) AS zone FROM members m \
-             JOIN member_settings s ON s.member_id = m.id \
-             WHERE m.status = 'active' AND s.digest_frequency = $2",
-        )
-        .bind::<Text, _>(mail.time_zone.name())
-        .bind::<Text, _>(frequency)
-        .load(conn)?;
-        for Zone { zone: name } in zones {
-            // A zone that no longer parses is read as the association's.
-            let zone: Tz = name.parse().unwrap_or(mail.time_zone);
-            let Some((period, _moment)) = due_period(schedule, frequency, zone, now) else {
-                continue;
-            };
-            let waiting: i64 = members::table
-                .inner_join(member_settings::table)
-                .filter(members::status.eq(ACTIVE))
-                .filter(member_settings::digest_frequency.eq(frequency))
-                .filter(crate::members_not_yet_considered!(period))
-                .filter(crate::members_in_zone!(&name, mail))
-                .count()
-                .get_result(conn)?;
-            if waiting == 0 {
-                continue;
-            }
-            let options = RunOptions {
-                period,
-                dry_run: false,
-                trigger: "schedule",
-                actor: None,
-                zone: Some(name.clone()),
-            };
-            queued += run::run(conn, mail, options, now, &mut |_, _| {})?.queued as usize;
-        }
-    }
-    Ok(queued)
+    Ok(result?.iter().map(|run| run.queued as usize).sum())
 }
 
 #[cfg(test)]

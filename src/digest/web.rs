@@ -9,10 +9,12 @@ use serde::Deserialize;
 use crate::audit;
 use crate::auth::csrf;
 use crate::auth::session::Page;
+use crate::config::DigestSchedule;
 use crate::db::schema::members;
 use crate::db::{self, DbPool};
-use crate::digest::api::period_of;
-use crate::digest::run::{self, DigestRun, RunOptions};
+use crate::digest::api::{period_of, which};
+use crate::digest::run::{self, DigestRun};
+use crate::digest::schedule::Asked;
 use crate::email::MailContext;
 use crate::error::AppError;
 use crate::pages::{local_time, redirect, render, Layout};
@@ -34,6 +36,7 @@ struct PreviewQuery {
 struct DigestsPage {
     layout: Layout,
     runs: Vec<(DigestRun, String)>,
+    /// This period for weekly digests where the association is.
     this_week: String,
     email: String,
     period: String,
@@ -47,11 +50,12 @@ async fn digests_page(
     query: web::Query<PreviewQuery>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
+    schedule: web::Data<DigestSchedule>,
 ) -> Result<HttpResponse, AppError> {
     let admin = page.admin()?.id;
-    let this_week = period_of(None, &mail)?;
+    let this_week = period_of(None, &mail, &schedule)?;
     let email = query.email.clone().unwrap_or_default().trim().to_string();
-    let period = period_of(query.period.as_deref(), &mail)?;
+    let period = period_of(query.period.as_deref(), &mail, &schedule)?;
     let zone = page.time_zone();
     let context = mail.get_ref().clone();
     let asked = email.clone();
@@ -93,10 +97,10 @@ async fn digests_page(
         email,
         period: period.to_string(),
         preview,
-        note: query
-            .started
-            .as_ref()
-            .map(|p| format!("The run for {p} has started; reload to see its counts.")),
+        note: query.started.as_ref().map(|p| match p.as_str() {
+            "" => "Everyone has had this period's digest: nothing was run.".to_string(),
+            periods => format!("The run for {periods} has started; reload to see its counts."),
+        }),
     })
 }
 
@@ -115,17 +119,28 @@ async fn run_submit(
     form: web::Form<RunForm>,
     pool: web::Data<DbPool>,
     mail: web::Data<MailContext>,
+    schedule: web::Data<DigestSchedule>,
 ) -> Result<HttpResponse, AppError> {
     csrf::check(&req, &form.csrf_token)?;
     let admin = page.admin()?.id;
-    let period = period_of(Some(&form.period), &mail)?;
-    let options = RunOptions {
-        period,
-        dry_run: form.dry_run.is_some(),
+    let asked = Asked {
         trigger: "admin",
         actor: Some(admin),
-        zone: None,
+        dry_run: form.dry_run.is_some(),
     };
-    crate::digest::api::start_run(pool.get_ref().clone(), mail.get_ref().clone(), options).await?;
-    Ok(redirect(&format!("/admin/digests?started={period}")))
+    let started = crate::digest::api::start_run(
+        pool.get_ref().clone(),
+        mail.get_ref().clone(),
+        schedule.get_ref().clone(),
+        which(Some(&form.period))?,
+        asked,
+    )
+    .await?;
+    // Periods are digits, `-` and `W`; the list's separators are encoded.
+    const LIST: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-');
+    let periods = started.periods.join(", ");
+    Ok(redirect(&format!(
+        "/admin/digests?started={}",
+        percent_encoding::utf8_percent_encode(&periods, LIST)
+    )))
 }

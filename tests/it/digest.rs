@@ -40,7 +40,7 @@ fn run(alumni: &Alumni, period: &str, at: chrono::DateTime<Utc>) -> karvan::dige
         dry_run: false,
         trigger: "cli",
         actor: None,
-        zone: None,
+        zones: None,
     };
     karvan::digest::run::run(
         &mut alumni.app.conn(),
@@ -262,7 +262,7 @@ fn run_on(db_url: &str, mail: &karvan::email::MailContext, period: &str) -> i32 
         dry_run: false,
         trigger: "cli",
         actor: None,
-        zone: None,
+        zones: None,
     };
     karvan::digest::run::run(&mut conn, mail, options, Utc::now(), &mut |_, _| {})
         .unwrap()
@@ -569,6 +569,20 @@ async fn the_board_runs_and_previews_digests_on_its_page() {
         .page("/admin/digests?email=reader%40example.org&period=2026-W49")
         .await;
     assert!(preview.contains("Nothing is new for this member"), "{preview}");
+    // Without a period, this period: each member's own, here this week
+    // (the schedule is off), which the reader has not had.
+    let this_week = karvan::digest::period::Period::current(Utc::now(), chrono_tz::UTC)
+        .0
+        .to_string();
+    let started = alumni
+        .post("/api/v1/admin/digests/run", &alumni.admin, json!({"dry_run": true}))
+        .await;
+    assert_eq!(started.status(), 202);
+    let started: Value = started.json().await.unwrap();
+    assert_eq!(
+        (&started["period"], &started["periods"]),
+        (&json!(this_week), &json!([this_week]))
+    );
     // A wrong period answers with its field; members stay out.
     let wrong = board
         .submit("/admin/digests", "/admin/digests/run", &[("period", "someday")])
@@ -704,4 +718,274 @@ async fn a_run_killed_halfway_and_run_again_queues_exactly_one_digest_for_every_
             ("stopped", 500)
         ]
     );
+}
+
+/// The digest rows queued for each address, with their texts.
+fn digest_texts(conn: &mut diesel::PgConnection) -> Vec<(String, String)> {
+    use karvan::db::schema::email_outbox;
+    email_outbox::table
+        .filter(email_outbox::kind.eq("digest"))
+        .order(email_outbox::created_at)
+        .select((email_outbox::to_address, email_outbox::text_body))
+        .load(conn)
+        .unwrap()
+}
+
+fn periods_done(conn: &mut diesel::PgConnection) -> Vec<Option<String>> {
+    use karvan::db::schema::member_settings;
+    member_settings::table
+        .order(member_settings::member_id)
+        .select(member_settings::digest_period_done)
+        .load(conn)
+        .unwrap()
+}
+
+/// Holds the settings row of the first member (by id) in an open
+/// transaction, where every run's first batch must wait for it.
+fn hold_first_member(db_url: &str) -> diesel::PgConnection {
+    let mut holder = diesel::PgConnection::establish(db_url).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+    diesel::sql_query("SELECT 1 FROM member_settings WHERE member_id = (SELECT member_id FROM member_settings ORDER BY member_id LIMIT 1) FOR UPDATE")
+        .execute(&mut holder)
+        .unwrap();
+    holder
+}
+
+/// Waits until `count` sessions wait on a lock.
+pub async fn until_waiting(conn: &mut diesel::PgConnection, count: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while crate::helpers::lock_waiters(conn) < count {
+        assert!(std::time::Instant::now() < deadline, "{count} waiter(s) expected");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The drill of the finding: runs of two periods overlap (the schedule
+/// catching up last week while the board runs this one). Each order is
+/// forced with a held row lock: the first run to reach it goes first.
+/// Whatever the order, no news reaches a member in two digests, and no
+/// member's mark goes back.
+#[tokio::test]
+async fn runs_of_two_periods_at_once_never_tell_a_member_the_same_news_twice() {
+    for (first, second) in [("2026-W49", "2026-W50"), ("2026-W50", "2026-W49")] {
+        let alumni = Alumni::start().await;
+        for n in 0..4 {
+            alumni
+                .member(&format!("reader{n}@example.org"), &format!("Reader {n}"), json!({}))
+                .await;
+        }
+        approved_last_week(&alumni);
+        alumni
+            .post(
+                "/api/v1/announcements",
+                &alumni.admin,
+                json!({"title": "Gala tickets", "body_md": "On sale."}),
+            )
+            .await;
+        let mut conn = alumni.app.conn();
+        let holder = hold_first_member(&alumni.app.db_url);
+        let start = |period: &'static str| {
+            let db_url = alumni.app.db_url.clone();
+            let mail = mail_context(&alumni);
+            tokio::task::spawn_blocking(move || run_on(&db_url, &mail, period))
+        };
+        let a = start(first);
+        until_waiting(&mut conn, 1).await;
+        let b = start(second);
+        until_waiting(&mut conn, 2).await;
+        drop(holder);
+        let queued = a.await.unwrap() + b.await.unwrap();
+
+        let texts = digest_texts(&mut conn);
+        let mut told: Vec<&str> = texts
+            .iter()
+            .filter(|(_, text)| text.contains("Gala tickets"))
+            .map(|(to, _)| to.as_str())
+            .collect();
+        told.sort();
+        let mut unique = told.clone();
+        unique.dedup();
+        assert_eq!(told, unique, "{first} then {second}: the same news twice: {texts:?}");
+        assert_eq!(unique.len(), 5, "every member told once: {texts:?}");
+        assert_eq!(queued as usize, texts.len());
+        assert!(
+            periods_done(&mut conn).iter().all(|p| p.as_deref() == Some("2026-W50")),
+            "{first} then {second}: marks only move forward: {:?}",
+            periods_done(&mut conn)
+        );
+    }
+}
+
+/// The drill again with real processes: `serve`'s schedule runs this week
+/// while `karvan digest run --period` runs last week, each order forced by
+/// the held row lock. Every member hears the news once, and ends marked
+/// for this week.
+#[tokio::test]
+async fn serves_schedule_and_a_hand_run_of_last_week_never_tell_a_member_twice() {
+    use crate::processes::{karvan_on, Served};
+    let now = Utc::now();
+    let this_week = karvan::digest::period::Period::current(now, chrono_tz::UTC)
+        .0
+        .to_string();
+    let last_week = karvan::digest::period::Period::current(now - chrono::Duration::days(7), chrono_tz::UTC)
+        .0
+        .to_string();
+    for serve_first in [true, false] {
+        let alumni = Alumni::start().await;
+        for n in 0..3 {
+            alumni
+                .member(&format!("reader{n}@example.org"), &format!("Reader {n}"), json!({}))
+                .await;
+        }
+        approved_last_week(&alumni);
+        alumni
+            .post(
+                "/api/v1/announcements",
+                &alumni.admin,
+                json!({"title": "Gala tickets", "body_md": "On sale."}),
+            )
+            .await;
+        let db_url = alumni.app.db_url.clone();
+        let mut conn = alumni.app.conn();
+        let holder = hold_first_member(&db_url);
+        let data_dir = crate::helpers::make_temp_dir("karvan-digest-drill-");
+        // Every second a moment of the schedule: this week is due at once.
+        let serve = || {
+            let mut command = karvan_on(&db_url, &data_dir, &["serve"]);
+            command.env("KARVAN_DIGEST_SCHEDULE", "* * * * * *");
+            Served::start(command, &data_dir)
+        };
+        let hand = || {
+            karvan_on(
+                &db_url,
+                &data_dir,
+                &["digest", "run", "--period", &last_week, "--no-send"],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        };
+        let (served, by_hand) = if serve_first {
+            let served = serve();
+            until_waiting(&mut conn, 1).await;
+            let by_hand = hand();
+            until_waiting(&mut conn, 2).await;
+            (served, by_hand)
+        } else {
+            let by_hand = hand();
+            until_waiting(&mut conn, 1).await;
+            let served = serve();
+            until_waiting(&mut conn, 2).await;
+            (served, by_hand)
+        };
+        drop(holder);
+        let output = by_hand.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        // The schedule's run of this week, finished.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let runs = karvan::digest::run::recent_runs(&mut conn, 10).unwrap();
+            if runs
+                .iter()
+                .any(|r| r.trigger == "schedule" && r.period == this_week && r.state == "finished")
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no scheduled run finished: {runs:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        drop(served);
+
+        let texts = digest_texts(&mut conn);
+        let mut told: Vec<&str> = texts
+            .iter()
+            .filter(|(_, text)| text.contains("Gala tickets"))
+            .map(|(to, _)| to.as_str())
+            .collect();
+        told.sort();
+        assert_eq!(
+            told.len(),
+            4,
+            "serve first: {serve_first}; each member told once: {told:?}"
+        );
+        told.dedup();
+        assert_eq!(told.len(), 4, "serve first: {serve_first}: {told:?}");
+        let marks = periods_done(&mut conn);
+        assert!(
+            marks.iter().all(|p| p.as_deref() == Some(this_week.as_str())),
+            "serve first: {serve_first}: marks only move forward: {marks:?}"
+        );
+    }
+}
+
+/// A run by hand without a period runs what the schedule would: each
+/// member's own period, that of the schedule's last moment in their zone.
+/// Pressed on Monday before the schedule's 08:00, it runs last week's,
+/// which everyone has had: nothing goes.
+#[tokio::test]
+async fn a_hand_run_without_a_period_runs_each_members_own_period_as_the_schedule_does() {
+    use karvan::digest::schedule::{run_this_period, Asked};
+    let alumni = Alumni::start().await;
+    alumni.member("utc@example.org", "Utc Member", json!({})).await;
+    alumni
+        .member("baku@example.org", "Baku Member", json!({"time_zone": "Asia/Baku"}))
+        .await;
+    let mut conn = alumni.app.conn();
+    // Everyone had the digest of the week of 25 November 2030 (2030-W48).
+    diesel::sql_query("UPDATE members SET approved_at = '2030-11-20T00:00:00Z'")
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query(
+        "UPDATE member_settings SET digest_period_done = '2030-W48', digest_covered_until = '2030-11-25T08:00:00Z'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let news = alumni
+        .post(
+            "/api/v1/announcements",
+            &alumni.admin,
+            json!({"title": "Reunion photos", "body_md": "Online now."}),
+        )
+        .await;
+    let id = news.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    diesel::sql_query("UPDATE announcements SET published_at = '2030-11-28T12:00:00Z' WHERE id = $1::uuid")
+        .bind::<diesel::sql_types::Text, _>(&id)
+        .execute(&mut conn)
+        .unwrap();
+    let schedule: cron::Schedule = "0 0 8 * * Mon".parse().unwrap();
+    let mail = mail_context(&alumni);
+    let asked = Asked {
+        trigger: "admin",
+        actor: None,
+        dry_run: false,
+    };
+    let mut run_by_hand = |now: &str| -> Vec<(String, i32)> {
+        run_this_period(
+            &mut conn,
+            &mail,
+            Some(&schedule),
+            now.parse().unwrap(),
+            asked,
+            &mut |_, _, _| {},
+        )
+        .unwrap()
+        .into_iter()
+        .map(|run| (run.period, run.queued))
+        .collect()
+    };
+    // Monday 2 December 2030, 03:00 UTC: 07:00 in Baku, 03:00 in UTC. The
+    // last 08:00 was last week's in both: everyone has had it.
+    assert_eq!(run_by_hand("2030-12-02T03:00:00Z"), []);
+    // 05:00 UTC: 09:00 in Baku, where this week has come, and not yet in UTC.
+    assert_eq!(run_by_hand("2030-12-02T05:00:00Z"), [("2030-W49".to_string(), 1)]);
+    assert_eq!(queued(&alumni), ["Baku Member <baku@example.org>"]);
+    // 08:30 UTC: this week in UTC too (the member and the board, who chose
+    // no zone); Baku's member has had it.
+    assert_eq!(run_by_hand("2030-12-02T08:30:00Z"), [("2030-W49".to_string(), 2)]);
+    assert_eq!(run_by_hand("2030-12-02T09:00:00Z"), []);
+    assert_eq!(queued(&alumni).len(), 3);
 }

@@ -15,6 +15,7 @@ mod helpers;
 mod mail_server;
 mod openapi;
 mod pages_and_errors;
+mod processes;
 mod roster;
 mod schema;
 mod service;
